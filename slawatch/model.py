@@ -1,0 +1,148 @@
+"""Value types shared by the core: labels, samples, alert states and alerts.
+
+Everything here is immutable plain data, like an alert in Prometheus' rules/alerting.go:
+labels and timestamps, no behaviour that touches the outside world.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Iterator, Mapping
+
+ALERTNAME = "alertname"
+METRIC_NAME = "__name__"
+
+
+class Labels(Mapping[str, str]):
+    """An immutable, hashable label set kept sorted by name (Prometheus' labels.Labels)."""
+
+    __slots__ = ("_items", "_hash")
+
+    def __init__(self, items: Mapping[str, str] | None = None, **kw: str) -> None:
+        merged = dict(items or {})
+        merged.update(kw)
+        self._items: tuple[tuple[str, str], ...] = tuple(
+            sorted((str(k), str(v)) for k, v in merged.items() if v != "")
+        )
+        self._hash = hash(self._items)
+
+    def __getitem__(self, key: str) -> str:
+        for k, v in self._items:
+            if k == key:
+                return v
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k, _ in self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Labels):
+            return self._items == other._items
+        if isinstance(other, Mapping):
+            return dict(self._items) == dict(other)
+        return NotImplemented
+
+    def __repr__(self) -> str:
+        inner = ", ".join(f'{k}="{v}"' for k, v in self._items)
+        return "{" + inner + "}"
+
+    def without(self, *names: str) -> "Labels":
+        """A copy without the named labels."""
+        return Labels({k: v for k, v in self._items if k not in names})
+
+    def merged(self, overrides: Mapping[str, str]) -> "Labels":
+        """A copy with `overrides` applied; an empty override value removes the label."""
+        out = dict(self._items)
+        out.update(overrides)
+        return Labels(out)
+
+    def fingerprint(self) -> str:
+        """A stable 16-hex-digit identity, the same across processes and restarts.
+
+        Python's hash() is salted per process, so persisted identities use SHA-256
+        over the sorted `name=value` pairs with separators that cannot occur in names.
+        """
+        digest = hashlib.sha256()
+        for k, v in self._items:
+            digest.update(k.encode())
+            digest.update(b"\xff")
+            digest.update(v.encode())
+            digest.update(b"\xfe")
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Sample:
+    """One element of an instant vector returned by a query."""
+
+    labels: Labels
+    value: float
+
+
+class AlertState(str, enum.Enum):
+    """Prometheus' alert states; `inactive` alerts are not kept, `resolved` is a transition."""
+
+    PENDING = "pending"
+    FIRING = "firing"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class Alert:
+    """One alert identity (rule name + label set) and the instants that drive it.
+
+    `active_at` is when the series first matched (the `for` timer starts there);
+    `fired_at` when it turned firing; `keep_firing_since` when its series vanished
+    while `keep_firing_for` holds it firing; `resolved_at` when it went inactive.
+    `last_seen_at` is the last evaluation at which the alert was active; it lets a
+    restarted daemon tell a fresh state from a stale one.
+    """
+
+    rule: str
+    labels: Labels
+    state: AlertState
+    active_at: datetime
+    value: float = 0.0
+    annotations: Mapping[str, str] = field(default_factory=dict)
+    fired_at: datetime | None = None
+    keep_firing_since: datetime | None = None
+    resolved_at: datetime | None = None
+    last_seen_at: datetime | None = None
+
+    @property
+    def fingerprint(self) -> str:
+        return self.labels.fingerprint()
+
+
+class TicketStatus(str, enum.Enum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+
+
+class Resolution(str, enum.Enum):
+    VERIFIED = "verified"  # the condition stayed clear for the verification window
+    MANUAL = "manual"  # a human resolved it
+
+
+class EventKind(str, enum.Enum):
+    """Everything that can happen to a ticket; the timeline is made of these."""
+
+    OPENED = "opened"
+    ACKNOWLEDGED = "acknowledged"
+    CONDITION_CLEARED = "condition_cleared"
+    CONDITION_RETURNED = "condition_returned"
+    RECOVERY_VERIFIED = "recovery_verified"
+    RESOLVED_MANUALLY = "resolved_manually"
+    DEADLINE_WARNING = "deadline_warning"
+    DEADLINE_BREACHED = "deadline_breached"
+    REOPENED = "reopened"
