@@ -1,0 +1,65 @@
+"""Configuration: typed, validated, errors name file, line and key."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from slawatch.config import load_settings
+from slawatch.yamlfile import InputError
+
+
+def test_defaults_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    s = load_settings(None, env={})
+    assert s.prometheus.url == "http://127.0.0.1:9090"
+    assert s.rules.evaluation_interval == timedelta(seconds=15)
+    assert s.database.url.startswith("sqlite:///")
+
+
+def test_keys_used_by_existing_scripts(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(
+        "prometheus:\n  url: http://prom:9090/\n  timeout: 3s\n"
+        "database:\n  url: postgresql+psycopg://u@db/s\n"
+        "rules:\n  paths: ['r/*.yaml']\n  evaluation_interval: 1m\n"
+    )
+    s = load_settings(str(path), env={})
+    assert s.prometheus.url == "http://prom:9090"
+    assert s.prometheus.timeout == timedelta(seconds=3)
+    assert s.rules.evaluation_interval == timedelta(minutes=1)
+    assert s.rule_globs() == [str(tmp_path / "r/*.yaml")]
+
+
+def test_environment_overrides_urls(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("database:\n  url: sqlite:///a.db\n")
+    s = load_settings(str(path), env={"SLAWATCH_DATABASE_URL": "sqlite:///b.db", "SLAWATCH_PROMETHEUS_URL": "http://p:1"})
+    assert (s.database.url, s.prometheus.url) == ("sqlite:///b.db", "http://p:1")
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("prometheus:\n  url: http://x\n  timeot: 3s\n", "c.yaml:3: prometheus.timeot: unknown field"),
+        ("rules:\n  evaluation_interval: 5 min\n", "c.yaml:2: rules.evaluation_interval: not a valid duration string"),
+        ("rules:\n  paths: rules/*.yaml\n", "c.yaml:2: rules.paths: Input should be a valid list"),
+        ("prometheus:\n  url: prom:9090\n", "c.yaml:2: prometheus.url: must start with http"),
+        ("sla: {}\nbogus: 1\n", "c.yaml:2: bogus: unknown field"),
+        ("- a\n", "c.yaml:1: the config must be a YAML mapping"),
+    ],
+)
+def test_errors_name_file_line_and_key(tmp_path: Path, text: str, expected: str) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError) as info:
+        load_settings(str(path), env={})
+    found = [str(p).replace(str(path), "c.yaml") for p in info.value.problems]
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_explicit_config_that_does_not_exist_is_an_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="cannot read file"):
+        load_settings(str(tmp_path / "missing.yaml"), env={})
