@@ -1,0 +1,237 @@
+"""Prometheus is the oracle: slawatch renders every annotation exactly as Prometheus does.
+
+One rule file with constant-vector alerts goes into a real Prometheus (Debian's
+`prometheus` package); once they all fire, each annotation and templated label that
+Prometheus rendered must equal `slawatch.templating.expand` of the same template with
+the same data. Prometheus' `$labels` are the series labels of the rule's query result,
+not the alert's labels (no alertname, no rule labels), so that is what is passed here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from slawatch.templating import expand
+
+pytestmark = pytest.mark.prometheus
+
+EXTERNAL_LABELS = {"cluster": "eu-1", "env": "prod"}
+EXTERNAL_URL = "http://prom.example:9090/prom/"  # templates see it without the trailing slash
+TEMPLATE_URL = EXTERNAL_URL.rstrip("/")
+STARTUP_TIMEOUT_S = 30.0
+
+
+def _series(value: str, **labels: str) -> str:
+    """A constant vector with the given labels: `label_replace(vector(v), ...)`."""
+    expr = f"vector({value})"
+    for name, label_value in labels.items():
+        expr = f'label_replace({expr}, "{name}", "{label_value}", "", "")'
+    return expr
+
+
+HOST = {"instance": "host.example:9100", "job": "node"}
+RULES: list[dict[str, Any]] = [
+    {"alert": "Printing", "expr": _series("1234567.891", **HOST), "annotations": {
+        "summary": "{{ $labels.instance }} value {{ $value }} missing=[{{ $labels.nope }}]",
+        "labels": "{{ $labels }} {{ .Labels.job }} {{ $.Labels.instance }} {{ . }}",
+        "printf": '{{ printf "%.2f|%d|%s|%v|%q|%e|%g|%10.3f|%-8.1f|" $value $value $value '
+                  '$value $value $value $value $value $value }}',
+    }},
+    {"alert": "Humanize", "expr": _series("1234567"), "annotations": {
+        "humanize": "{{ humanize $value }} {{ humanize1024 $value }} {{ humanize 0.000123 }} "
+                    '{{ humanize -1234 }} {{ humanize 0 }} {{ humanize "1234" }} {{ humanize 1e30 }}',
+        "durations": "{{ humanizeDuration 90 }} {{ humanizeDuration 0.001234 }} "
+                     "{{ humanizeDuration 172805 }} {{ humanizeDuration 59.999 }} "
+                     "{{ humanizeDuration -0.5 }}",
+        "percent": "{{ humanizePercentage 0.1234 }} {{ humanizePercentage 1 }}",
+        "timestamps": "{{ humanizeTimestamp 1.5 }} | {{ humanizeTimestamp 1700000000 }} | "
+                      "{{ humanizeTimestamp -1.5 }}",
+    }},
+    {"alert": "Ratio", "expr": _series("0.1234", service="api"), "annotations": {
+        "summary": "{{ $labels.service }} error ratio {{ $value | humanizePercentage }}",
+        "value": "{{ $value }} {{ printf \"%.1f%%\" (humanize $value) }}",
+    }},
+    {"alert": "Latency", "expr": _series("90"), "annotations": {
+        "summary": "p99 is {{ $value | humanizeDuration }}",
+    }},
+    {"alert": "NotANumber", "expr": _series("NaN"), "annotations": {
+        "value": "{{ $value }} {{ humanize $value }} {{ humanizeDuration $value }} "
+                 '{{ printf "%.2f %v %d %+v" $value $value $value $value }}'
+                 "{{ if $value }} truthy{{ end }}",
+    }},
+    {"alert": "Infinite", "expr": _series("+Inf"), "annotations": {
+        "value": '{{ $value }} {{ humanize $value }} {{ printf "% v|%08.2f" $value $value }}',
+    }},
+    {"alert": "Negative", "expr": _series("-0.5"), "annotations": {
+        "value": '{{ $value }} {{ humanize $value }} {{ printf "%+.1e|%08.2f" $value $value }}',
+    }},
+    {"alert": "Zero", "expr": _series("0"), "annotations": {
+        "value": "{{ $value }}{{ if $value }} truthy{{ else }} falsy{{ end }}",
+    }},
+    {"alert": "Branches", "expr": _series("7"), "annotations": {
+        "if": "{{ if gt $value 10.0 }}high{{ else if gt $value 5.0 }}mid{{ else }}low{{ end }}",
+        "with": "{{ with $labels.nope }}yes{{ else }}no label{{ end }}",
+        "logic": "{{ and 1 0 }} {{ or 0 \"\" \"z\" }} {{ not \"\" }} {{ eq 1 2 3 1 }} "
+                 "{{ ne \"a\" nil }} {{ and nil 1 }}",
+    }},
+    {"alert": "Ranges", "expr": _series("3", b="2", a="1", c="3"), "annotations": {
+        "pairs": "{{ range $k, $v := $labels }}{{ $k }}={{ $v }};{{ end }}",
+        "values": "{{ range $labels }}[{{ . }}]{{ end }} {{ len $labels }}",
+        "loop": "{{ $last := \"\" }}{{ range $k, $v := $labels }}{{ if eq $k \"a\" }}"
+                "{{ continue }}{{ end }}{{ $last = $k }}{{ if eq $k \"b\" }}{{ break }}{{ end }}"
+                "{{ end }}{{ $last }}",
+        "external": "{{ range $externalLabels }}{{ . }},{{ else }}none{{ end }}",
+    }},
+    {"alert": "Strings", "expr": _series("1", instance="web-01.example.com:443", job="API"),
+     "annotations": {
+        "case": "{{ title \"hello wORLD x-y o'neil\" }} {{ toUpper $labels.job }} "
+                "{{ toLower $labels.job }}",
+        "regex": '{{ reReplaceAll "(.*):(\\\\d+)" "$1 port $2" $labels.instance }} '
+                 '{{ reReplaceAll "x*" "-" "abxd" }} {{ match "^web" $labels.instance }} '
+                 '{{ match "(?i)api$" $labels.job }}',
+        "host": "{{ stripPort $labels.instance }} {{ stripPort \"[::1]:80\" }} {{ stripPort \"h\" }}",
+        "escape": "{{ js \"a'b<c>&=\" }} {{ html \"<b>&'\" }} {{ urlquery \"a b&c=é\" }} "
+                  "{{ safeHtml \"<i>\" }}",
+        "index": "{{ index $labels \"job\" }} {{ index $labels \"nope\" }} {{ len \"héllo\" }}",
+     }},
+    {"alert": "Whitespace", "expr": _series("5", instance="db-1"), "annotations": {
+        "description": "Instance {{ $labels.instance }}\n  {{- /* a comment */ -}}\n"
+                       "  has {{ $value }} {{- \" items\" }}.\n{{ if true -}}\n  trimmed\n{{- end }}\n",
+    }},
+    {"alert": "External", "expr": _series("1"), "annotations": {
+        "external": "{{ $externalLabels.cluster }} {{ .ExternalLabels }} {{ $externalURL }} "
+                    "{{ externalURL }} {{ pathPrefix }}",
+    }},
+    {"alert": "Printing2", "expr": _series("42", **HOST), "annotations": {
+        "print": '{{ print 1 2 "a" "b" 3 }}|{{ println 1 "a" }}|{{ printf "%v|%d" $labels $labels }}',
+        "literals": "{{ 1e6 }} {{ 0x10 }} {{ 'a' }} {{ 100000.0 }} {{ -0.0 }} {{ 1_000 }}",
+        "printf": '{{ printf "%05d|%+.1f|% d|%t|%c|%U|%x|%X|%#x|%o|%.3s|%5s|%-5s|" 42 3.14159 5 '
+                  'true 65 65 255 "hi" 255 8 "abcdef" "ab" "ab" }}',
+        "missing": '{{ printf "%s %d" }}|{{ printf "%s" "a" "b" 3 }}|{{ printf "%z" 3 }}',
+        "parse": "{{ parseDuration \"1h30m\" }}",
+    }},
+    {"alert": "Variables", "expr": _series("12", team="sre"), "annotations": {
+        "vars": "{{ $t := $labels.team }}{{ $t = printf \"%s!\" $t }}{{ $t }} "
+                "{{ with $v := $value }}{{ $v }}{{ end }}",
+    }},
+]
+# Labels are templated too; each alert's label value must match expand() of its template.
+RULES[0]["labels"] = {"host": "{{ $labels.instance | stripPort }}", "severity": "warning"}
+RULES[3]["labels"] = {"bucket": "{{ if gt $value 60.0 }}slow{{ else }}ok{{ end }}"}
+# Templates that fail at execution: compared by their error message only, since Prometheus
+# also names the rule and counts columns after its hidden header.
+ERROR_RULES = [
+    {"alert": "IntVsFloat", "expr": _series("3"), "annotations": {"e": "{{ gt $value 10 }}"}},
+    {"alert": "BadRegexp", "expr": _series("3"), "annotations": {
+        "e": '{{ reReplaceAll "(" "x" "y" }}'}},
+    {"alert": "WrongType", "expr": _series("3"), "annotations": {"e": "{{ $value | title }}"}},
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=2) as response:
+        return json.load(response)
+
+
+@pytest.fixture(scope="module")
+def prometheus_alerts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+    """Start Prometheus on the rule file; yield its firing alerts by name; always stop it."""
+    binary = shutil.which("prometheus")
+    if binary is None:
+        if os.environ.get("CI"):
+            pytest.fail("prometheus binary not found (install the Debian package prometheus)")
+        pytest.skip("prometheus binary not found (install the Debian package prometheus)")
+    tmp = tmp_path_factory.mktemp("prometheus")
+    rules = tmp / "rules.yml"
+    all_rules = [dict(rule, **{"for": "0s"}) for rule in RULES + ERROR_RULES]
+    rules.write_text(yaml.safe_dump({"groups": [{"name": "oracle", "rules": all_rules}]}))
+    (tmp / "prometheus.yml").write_text(yaml.safe_dump({
+        "global": {"evaluation_interval": "1s", "external_labels": EXTERNAL_LABELS},
+        "rule_files": [str(rules)],
+    }))
+    port = _free_port()
+    log = (tmp / "prometheus.log").open("w")
+    process = subprocess.Popen(
+        [binary, f"--web.listen-address=127.0.0.1:{port}", f"--storage.tsdb.path={tmp / 'data'}",
+         f"--config.file={tmp / 'prometheus.yml'}", f"--web.external-url={EXTERNAL_URL}",
+         "--web.route-prefix=/"],
+        stdout=log, stderr=subprocess.STDOUT,
+    )
+    try:
+        yield _wait_for_firing(process, port, tmp / "prometheus.log", len(all_rules))
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        log.close()
+
+
+def _wait_for_firing(process: subprocess.Popen[bytes], port: int, log: Path,
+                     expected: int) -> dict[str, Any]:
+    deadline, firing = time.monotonic() + STARTUP_TIMEOUT_S, {}
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            pytest.fail(f"prometheus exited with {process.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            alerts = _get_json(f"http://127.0.0.1:{port}/api/v1/alerts")["data"]["alerts"]
+        except OSError:
+            alerts = []
+        firing = {a["labels"]["alertname"]: a for a in alerts if a["state"] == "firing"}
+        if len(firing) >= expected:
+            return firing
+        time.sleep(0.25)
+    pytest.fail(f"only {sorted(firing)} of {expected} alerts fired within {STARTUP_TIMEOUT_S}s; "
+                f"prometheus log:\n{log.read_text()[-3000:]}")
+
+
+def _template_inputs(rule: dict[str, Any], alert: dict[str, Any]) -> tuple[dict[str, str], float]:
+    """The series labels Prometheus gave the template, and the sample value."""
+    rule_labels = set(rule.get("labels", {})) | {"alertname"}
+    labels = {k: v for k, v in alert["labels"].items() if k not in rule_labels}
+    return labels, float(alert["value"])
+
+
+@pytest.mark.parametrize("rule", RULES, ids=[r["alert"] for r in RULES])
+def test_annotations_and_labels_match_prometheus(rule: dict[str, Any],
+                                                 prometheus_alerts: dict[str, Any]) -> None:
+    alert = prometheus_alerts[rule["alert"]]
+    labels, value = _template_inputs(rule, alert)
+    for name, template in rule["annotations"].items():
+        ours = expand(template, labels, value, EXTERNAL_LABELS, TEMPLATE_URL)
+        assert ours == alert["annotations"][name], f"annotation {name}: {template!r}"
+    for name, template in rule.get("labels", {}).items():
+        ours = expand(template, labels, value, EXTERNAL_LABELS, TEMPLATE_URL)
+        assert ours == alert["labels"][name], f"label {name}: {template!r}"
+
+
+@pytest.mark.parametrize("rule", ERROR_RULES, ids=[r["alert"] for r in ERROR_RULES])
+def test_execution_errors_read_like_prometheus(rule: dict[str, Any],
+                                               prometheus_alerts: dict[str, Any]) -> None:
+    alert = prometheus_alerts[rule["alert"]]
+    labels, value = _template_inputs(rule, alert)
+    theirs = alert["annotations"]["e"]
+    ours = expand(rule["annotations"]["e"], labels, value, EXTERNAL_LABELS, TEMPLATE_URL)
+    assert theirs.startswith("<error expanding template: ") and theirs.endswith(">")
+    assert ours.startswith("<error expanding template: ")
+    assert ours.endswith(theirs.rsplit(">: ", 1)[-1]), (ours, theirs)
