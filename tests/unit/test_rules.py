@@ -1,0 +1,126 @@
+"""Rule files: Prometheus' format loads; every problem names file and line."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+
+from slawatch.rules import load_rules
+from slawatch.yamlfile import InputError
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT = timedelta(seconds=15)
+
+
+def write(tmp_path: Path, text: str, name: str = "r.yaml") -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def problems(tmp_path: Path, text: str) -> list[str]:
+    path = write(tmp_path, text)
+    with pytest.raises(InputError) as info:
+        load_rules([str(path)], DEFAULT)
+    return [str(p).replace(str(path), "r.yaml") for p in info.value.problems]
+
+
+def test_example_rules_load() -> None:
+    rules = load_rules([str(REPO / "rules" / "*.yaml")], DEFAULT)
+    names = {r.name for g in rules.groups for r in g.rules}
+    assert {"ServiceDown", "HighErrorRatio", "HighLatencyP99", "DiskSpaceLow"} <= names
+
+
+def test_group_fields_and_defaults(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        """
+groups:
+  - name: g1
+    interval: 30s
+    rules:
+      - alert: A
+        expr: up == 0
+        for: 1m
+        keep_firing_for: 5m
+        labels: {priority: P0, port: 8080, page: true}
+        annotations: {summary: "{{ $labels.instance }} is down"}
+      - record: job:up:sum
+        expr: sum by (job) (up)
+  - name: g2
+    rules:
+      - alert: B
+        expr: vector(1)
+""",
+    )
+    rules = load_rules([str(path)], DEFAULT)
+    g1, g2 = rules.groups
+    assert (g1.interval, g2.interval) == (timedelta(seconds=30), DEFAULT)
+    (a,) = g1.rules  # the recording rule is skipped
+    assert a.for_ == timedelta(minutes=1) and a.keep_firing_for == timedelta(minutes=5)
+    assert a.labels == {"priority": "P0", "port": "8080", "page": "true"}
+    assert a.line == 6
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("groups:\n  - name: g\n    rules: [\n", "r.yaml:4: invalid YAML"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        for: 1m\n", "r.yaml:4: groups.0.rules.0.expr: Field required"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        for: 5 min\n", "r.yaml:6: groups.0.rules.0.for: not a valid duration string"),
+        ("groups:\n  - name: g\n    rules: []\n  - name: g\n    rules: []\n", "r.yaml:4: groups.1.name: duplicate group name 'g'"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        severity: page\n", "r.yaml:6: groups.0.rules.0.severity: unknown field"),
+        ("groups:\n  - name: g\n    intervall: 1m\n    rules: []\n", "r.yaml:3: groups.0.intervall: unknown field"),
+        ("groups:\n  - name: g\n    rules:\n      - expr: up\n", "r.yaml:4: groups.0.rules.0: one of 'record' or 'alert' must be set"),
+        ("groups:\n  - name: g\n    rules:\n      - record: x\n        expr: up\n        for: 1m\n", "r.yaml:6: groups.0.rules.0.for: invalid field 'for' in recording rule"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels: {bad-name: x}\n", "r.yaml:6: groups.0.rules.0.labels.bad-name: invalid label name"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n          summary: '{{ $labels.x '\n", "r.yaml:7: groups.0.rules.0.annotations.summary: template error"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: ''\n", "r.yaml:5: groups.0.rules.0.expr: field 'expr' must be set"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        expr: down\n", "r.yaml:6: groups.0.rules.0.expr: duplicate key 'expr'"),
+    ],
+    ids=["bad yaml", "missing expr", "bad duration", "duplicate group", "unknown rule field", "unknown group field",
+         "neither alert nor record", "for on recording rule", "bad label name", "bad template", "empty expr",
+         "duplicate key"],
+)
+def test_problems_name_file_line_and_field(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(tmp_path, text)
+    assert any(p.startswith(expected) for p in found), found
+
+
+def test_all_problems_of_all_files_are_reported(tmp_path: Path) -> None:
+    write(tmp_path, "groups:\n  - name: g\n    rules:\n      - alert: A\n", "a.yaml")
+    write(tmp_path, "groups:\n  - name: g\n    interval: x\n    rules: []\n", "b.yaml")
+    with pytest.raises(InputError) as info:
+        load_rules([str(tmp_path / "*.yaml")], DEFAULT)
+    files = sorted({Path(p.file).name for p in info.value.problems})
+    assert files == ["a.yaml", "b.yaml"]
+
+
+def test_same_alert_name_twice_in_a_group_keeps_separate_state_keys(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "groups:\n  - name: g\n    rules:\n"
+        "      - {alert: DiskFull, expr: a > 80, labels: {severity: warning}}\n"
+        "      - {alert: DiskFull, expr: a > 95, labels: {severity: critical}}\n",
+    )
+    (group,) = load_rules([str(path)], DEFAULT).groups
+    assert [r.key for r in group.rules] == ["DiskFull", "DiskFull#1"]
+
+
+def test_group_by_extension_lives_in_an_annotation(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "groups:\n  - name: g\n    rules:\n"
+        "      - alert: A\n        expr: up == 0\n"
+        "        annotations: {slawatch_group_by: 'service, cluster', summary: s}\n",
+    )
+    (rule,) = load_rules([str(path)], DEFAULT).groups[0].rules
+    assert rule.group_by == ("cluster", "service")
+    assert rule.annotations == {"summary": "s"}
+
+
+def test_a_path_matching_no_file_is_a_warning(tmp_path: Path) -> None:
+    rules = load_rules([str(tmp_path / "none-*.yaml")], DEFAULT)
+    assert rules.groups == () and "no rule file matches" in str(rules.warnings[0])
