@@ -1,0 +1,1 @@
+"""Persistence: the SQL schema, the engine, and every query and write slawatch makes."""

@@ -1,0 +1,119 @@
+"""Tables, as SQLAlchemy Core metadata. Alembic migrations in `migrations/` create them.
+
+Timestamps are stored as naive UTC and handed out as aware UTC datetimes, so SQLite
+(which has no time zone type) and PostgreSQL behave the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from typing import Any
+
+from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out; naive UTC in the database."""
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the database; timestamps must be aware")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return None if value is None else value.replace(tzinfo=timezone.utc)
+
+
+# Pending and firing alerts, persisted after every tick like Prometheus' ALERTS_FOR_STATE,
+# so a restarted daemon neither resets a `for` timer nor forgets a firing alert.
+alert_state = Table(
+    "alert_state",
+    metadata,
+    Column("group_key", String(512), primary_key=True),
+    Column("rule", String(255), primary_key=True),
+    Column("fingerprint", String(16), primary_key=True),
+    Column("labels", Text, nullable=False),  # JSON object
+    Column("annotations", Text, nullable=False),  # JSON object
+    Column("state", String(16), nullable=False),
+    Column("value", Float, nullable=True),
+    Column("active_at", UtcDateTime, nullable=False),
+    Column("fired_at", UtcDateTime, nullable=True),
+    Column("keep_firing_since", UtcDateTime, nullable=True),
+    Column("last_seen_at", UtcDateTime, nullable=True),
+)
+Index(None, alert_state.c.state)
+
+# One row per incident. `open_identity` equals `identity` while the ticket is not
+# resolved and is NULL afterwards; its unique index is how the database itself enforces
+# "at most one unresolved ticket per incident identity".
+tickets = Table(
+    "tickets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("identity", String(64), nullable=False),
+    Column("open_identity", String(64), nullable=True),
+    Column("group_key", String(512), nullable=False),
+    Column("rule_key", String(255), nullable=False),
+    Column("rule", String(255), nullable=False),
+    Column("priority", String(2), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("labels", Text, nullable=False),  # JSON: labels common to the ticket's series
+    Column("annotations", Text, nullable=False),  # JSON: rendered at open
+    Column("series_count", Integer, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("acknowledged_at", UtcDateTime, nullable=True),
+    Column("acknowledged_by", String(255), nullable=True),
+    Column("recovered_at", UtcDateTime, nullable=True),
+    Column("resolved_at", UtcDateTime, nullable=True),
+    Column("resolved_by", String(255), nullable=True),
+    Column("resolution", String(16), nullable=True),  # verified | manual
+    Column("response_due", UtcDateTime, nullable=False),
+    Column("recovery_due", UtcDateTime, nullable=False),
+    Column("response_warn_at", UtcDateTime, nullable=False),
+    Column("recovery_warn_at", UtcDateTime, nullable=False),
+    Column("verification_seconds", Float, nullable=False),
+)
+Index(None, tickets.c.open_identity, unique=True)
+Index(None, tickets.c.group_key, tickets.c.status)
+Index(None, tickets.c.identity)
+Index(None, tickets.c.opened_at)
+
+# The series (alert label sets) a ticket covers: one, or many for a `group_by` rule.
+ticket_series = Table(
+    "ticket_series",
+    metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("fingerprint", String(16), primary_key=True),
+    Column("labels", Text, nullable=False),
+    Column("first_seen_at", UtcDateTime, nullable=False),
+)
+
+# The append-only timeline; `dedup_key` (unique) makes once-only events (deadline
+# warnings and breaches) idempotent even if two watchers race.
+ticket_events = Table(
+    "ticket_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(255), nullable=True),
+    Column("detail", Text, nullable=False),  # JSON object
+    Column("dedup_key", String(128), nullable=True),
+)
+Index(None, ticket_events.c.ticket_id, ticket_events.c.at)
+Index(None, ticket_events.c.dedup_key, unique=True)
