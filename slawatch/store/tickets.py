@@ -1,0 +1,194 @@
+"""Every SQL statement about tickets, their series and their timeline (SQLAlchemy Core).
+
+Writes take an open Connection so the caller decides the transaction: one tick's
+ticket changes, alert state and outbox rows commit together.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping, Sequence
+
+from sqlalchemy import Connection, and_, func, insert, select, update
+
+from slawatch.lifecycle import ManuallyResolved, OpenTicket
+from slawatch.model import EventKind, Resolution, TicketStatus
+from slawatch.store.schema import ticket_events, ticket_series, tickets
+
+UNRESOLVED = (TicketStatus.OPEN.value, TicketStatus.ACKNOWLEDGED.value)
+
+
+@dataclass(frozen=True)
+class TicketRow:
+    """A ticket as read back, with parsed JSON."""
+
+    id: int
+    identity: str
+    rule: str
+    priority: str
+    status: str
+    labels: dict[str, str]
+    annotations: dict[str, str]
+    series_count: int
+    opened_at: datetime
+    acknowledged_at: datetime | None
+    acknowledged_by: str | None
+    recovered_at: datetime | None
+    resolved_at: datetime | None
+    resolved_by: str | None
+    resolution: str | None
+    response_due: datetime
+    recovery_due: datetime
+    response_warn_at: datetime
+    recovery_warn_at: datetime
+    verification_seconds: float
+
+
+@dataclass(frozen=True)
+class EventRow:
+    id: int
+    ticket_id: int
+    kind: str
+    at: datetime
+    actor: str | None
+    detail: dict[str, Any]
+
+
+_TICKET_COLUMNS = [tickets.c[name] for name in TicketRow.__dataclass_fields__]
+
+
+def _ticket(row: Any) -> TicketRow:
+    values = dict(row._mapping)
+    values["labels"] = json.loads(values["labels"])
+    values["annotations"] = json.loads(values["annotations"])
+    return TicketRow(**values)
+
+
+def open_for_group(conn: Connection, group_key: str) -> list[OpenTicket]:
+    """Unresolved tickets of a rule group, with the fingerprints of their series."""
+    rows = conn.execute(
+        select(tickets.c.id, tickets.c.identity, tickets.c.rule_key, tickets.c.recovered_at, tickets.c.verification_seconds)
+        .where(and_(tickets.c.group_key == group_key, tickets.c.status.in_(UNRESOLVED)))
+    ).all()
+    if not rows:
+        return []
+    fps: dict[int, set[str]] = {}
+    series = conn.execute(
+        select(ticket_series.c.ticket_id, ticket_series.c.fingerprint)
+        .join(tickets, tickets.c.id == ticket_series.c.ticket_id)
+        .where(and_(tickets.c.group_key == group_key, tickets.c.status.in_(UNRESOLVED)))
+    )
+    for ticket_id, fp in series:
+        fps.setdefault(ticket_id, set()).add(fp)
+    return [
+        OpenTicket(r.id, r.identity, r.rule_key, r.recovered_at, timedelta(seconds=r.verification_seconds), frozenset(fps.get(r.id, ())))
+        for r in rows
+    ]
+
+
+def manually_resolved(conn: Connection, identities: Iterable[str]) -> dict[str, ManuallyResolved]:
+    """For each identity, its latest ticket if that was resolved by hand before recovering."""
+    identities = list(identities)
+    out: dict[str, ManuallyResolved] = {}
+    for start in range(0, len(identities), 500):
+        chunk = identities[start : start + 500]
+        latest = (
+            select(tickets.c.identity, func.max(tickets.c.id).label("id"))
+            .where(tickets.c.identity.in_(chunk))
+            .group_by(tickets.c.identity)
+            .subquery()
+        )
+        rows = conn.execute(
+            select(tickets.c.id, tickets.c.identity, tickets.c.resolved_at)
+            .join(latest, latest.c.id == tickets.c.id)
+            .where(and_(tickets.c.resolution == Resolution.MANUAL.value, tickets.c.recovered_at.is_(None)))
+        )
+        out.update({r.identity: ManuallyResolved(r.id, r.identity, r.resolved_at) for r in rows})
+    return out
+
+
+def insert_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+    """Insert tickets in one round of statements; ids come back in input order."""
+    if not rows:
+        return []
+    result = conn.execute(insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), list(rows))
+    return [r.id for r in result]
+
+
+def insert_series(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(ticket_series), list(rows))
+
+
+def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+    if rows:
+        conn.execute(insert(ticket_events), [{"actor": None, "dedup_key": None, **r} for r in rows])
+
+
+def update_ticket(conn: Connection, ticket_id: int, **values: Any) -> None:
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(**values))
+
+
+def add_series_count(conn: Connection, ticket_id: int, added: int) -> None:
+    conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(series_count=tickets.c.series_count + added))
+
+
+def get(conn: Connection, ticket_id: int, *, for_update: bool = False) -> TicketRow | None:
+    query = select(*_TICKET_COLUMNS).where(tickets.c.id == ticket_id)
+    if for_update:
+        query = query.with_for_update()
+    row = conn.execute(query).first()
+    return _ticket(row) if row else None
+
+
+def events(conn: Connection, ticket_id: int) -> list[EventRow]:
+    rows = conn.execute(
+        select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.at, ticket_events.c.id)
+    )
+    return [EventRow(r.id, r.ticket_id, r.kind, r.at, r.actor, json.loads(r.detail)) for r in rows]
+
+
+def series(conn: Connection, ticket_id: int) -> list[dict[str, str]]:
+    rows = conn.execute(
+        select(ticket_series.c.labels).where(ticket_series.c.ticket_id == ticket_id).order_by(ticket_series.c.fingerprint)
+    )
+    return [json.loads(r.labels) for r in rows]
+
+
+def listing(conn: Connection, status: str | None = None, priority: str | None = None, limit: int = 1000) -> list[TicketRow]:
+    query = select(*_TICKET_COLUMNS).order_by(tickets.c.id.desc()).limit(limit)
+    if status:
+        query = query.where(tickets.c.status == status)
+    if priority:
+        query = query.where(tickets.c.priority == priority)
+    return [_ticket(r) for r in conn.execute(query)]
+
+
+def with_due_warnings(conn: Connection, now: datetime) -> list[TicketRow]:
+    """Unresolved tickets with at least one warning instant reached: the watcher's work."""
+    query = select(*_TICKET_COLUMNS).where(
+        and_(
+            tickets.c.status.in_(UNRESOLVED),
+            (tickets.c.response_warn_at <= now) | (tickets.c.recovery_warn_at <= now),
+        )
+    )
+    return [_ticket(r) for r in conn.execute(query)]
+
+
+def deadline_events_of(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, set[tuple[str, str]]]:
+    """(deadline kind, event kind) already recorded, per ticket."""
+    out: dict[int, set[tuple[str, str]]] = {}
+    for start in range(0, len(ticket_ids), 500):
+        rows = conn.execute(
+            select(ticket_events.c.ticket_id, ticket_events.c.kind, ticket_events.c.detail).where(
+                and_(
+                    ticket_events.c.ticket_id.in_(ticket_ids[start : start + 500]),
+                    ticket_events.c.kind.in_([EventKind.DEADLINE_WARNING.value, EventKind.DEADLINE_BREACHED.value]),
+                )
+            )
+        )
+        for r in rows:
+            out.setdefault(r.ticket_id, set()).add((json.loads(r.detail)["deadline"], r.kind))
+    return out
