@@ -1,0 +1,187 @@
+"""The `slawatch` command: parse arguments, call the library, print. Nothing else."""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime, timezone
+
+import click
+
+from slawatch import logs
+from slawatch.config import Settings, load_settings
+from slawatch.yamlfile import InputError
+
+config_option = click.option(
+    "--config",
+    "config_file",
+    envvar="SLAWATCH_CONFIG",
+    default=None,
+    metavar="FILE",
+    help="Config file (default: slawatch.yaml, or $SLAWATCH_CONFIG).",
+)
+
+
+def _settings(config_file: str | None) -> Settings:
+    try:
+        return load_settings(config_file)
+    except InputError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+
+
+@click.group()
+@click.version_option(package_name="slawatch")
+def main() -> None:
+    """slawatch: Prometheus alert rules in, SLA-tracked incidents out."""
+
+
+@main.command()
+@config_option
+def run(config_file: str | None) -> None:
+    """Run the daemon: evaluate rule groups on schedule until SIGTERM."""
+    from slawatch.daemon import build
+
+    settings = _settings(config_file)
+    logs.configure(settings.log.level, settings.log.format)
+    try:
+        daemon = build(config_file)
+    except InputError as exc:
+        for problem in exc.problems:
+            click.echo(str(problem), err=True)
+        sys.exit(1)
+    code = daemon.serve()
+    # A tick still in flight after the shutdown grace holds only an uncommitted
+    # transaction; exit now rather than wait for its thread (SIGTERM must take < 10 s).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
+
+
+@main.command()
+@config_option
+@click.option("--prometheus", "ask_prometheus", is_flag=True, help="Also have Prometheus parse every expr.")
+def check(config_file: str | None, ask_prometheus: bool) -> None:
+    """Validate the config and every rule file; exit 1 on any problem."""
+    from slawatch.checking import check_all
+
+    report = check_all(config_file, ask_prometheus)
+    for line in report.lines():
+        click.echo(line, err=not line.startswith("OK"))
+    sys.exit(1 if report.errors else 0)
+
+
+@main.group()
+def db() -> None:
+    """Database schema management."""
+
+
+@db.command("upgrade")
+@config_option
+def db_upgrade(config_file: str | None) -> None:
+    """Apply Alembic migrations up to the newest schema."""
+    from slawatch.store.engine import make_engine, safe_url, upgrade
+
+    settings = _settings(config_file)
+    upgrade(make_engine(settings.database.url))
+    click.echo(f"database {safe_url(settings.database.url)} is at the newest schema")
+
+
+@main.command()
+@config_option
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def alerts(config_file: str | None, fmt: str) -> None:
+    """List pending and firing alerts, like `amtool alert`."""
+    from slawatch.alert_listing import list_alerts, render_json, render_table
+
+    settings = _settings(config_file)
+    rows = list_alerts(settings.database.url)
+    click.echo(render_json(rows) if fmt == "json" else render_table(rows, datetime.now(timezone.utc)))
+
+
+@main.group()
+def tickets() -> None:
+    """List, inspect, acknowledge and resolve tickets."""
+
+
+def _engine(config_file: str | None):  # type: ignore[no-untyped-def]
+    from slawatch.store.engine import make_engine, upgrade
+
+    engine = make_engine(_settings(config_file).database.url)
+    upgrade(engine)
+    return engine
+
+
+@tickets.command("list")
+@config_option
+@click.option("--status", type=click.Choice(["open", "acknowledged", "resolved"]))
+@click.option("--priority", type=click.Choice(["P0", "P1", "P2"]))
+@click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
+def tickets_list(config_file: str | None, status: str | None, priority: str | None, fmt: str) -> None:
+    """Tickets, newest first."""
+    from slawatch import ticket_view
+    from slawatch.store import tickets as store
+
+    now = datetime.now(timezone.utc)
+    with _engine(config_file).connect() as conn:
+        rows = store.listing(conn, status, priority)
+    if fmt == "json":
+        click.echo(ticket_view.render_json([ticket_view.to_dict(t, now) for t in rows]))
+    else:
+        click.echo(ticket_view.render_table(rows, now))
+
+
+@tickets.command("show")
+@config_option
+@click.argument("ticket_id", type=int)
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True)
+def tickets_show(config_file: str | None, ticket_id: int, fmt: str) -> None:
+    """One ticket with its series and timeline."""
+    from slawatch import ticket_view
+    from slawatch.store import tickets as store
+
+    with _engine(config_file).connect() as conn:
+        ticket = store.get(conn, ticket_id)
+        if ticket is None:
+            click.echo(f"ticket {ticket_id} does not exist", err=True)
+            sys.exit(1)
+        detail = ticket_view.detail_dict(
+            ticket, store.series(conn, ticket_id), store.events(conn, ticket_id), datetime.now(timezone.utc)
+        )
+    click.echo(ticket_view.render_json(detail) if fmt == "json" else ticket_view.render_detail(detail))
+
+
+def _act(config_file: str | None, action) -> None:  # type: ignore[no-untyped-def]
+    from slawatch.actions import ActionRefused
+
+    try:
+        with _engine(config_file).begin() as conn:
+            ticket = action(conn, datetime.now(timezone.utc))
+    except ActionRefused as exc:
+        click.echo(f"error: {exc}", err=True)
+        sys.exit(1)
+    click.echo(f"ticket {ticket.id} is {ticket.status}")
+
+
+@tickets.command("ack")
+@config_option
+@click.argument("ticket_id", type=int)
+@click.option("--by", required=True, help="Who acknowledges (recorded as the responder).")
+def tickets_ack(config_file: str | None, ticket_id: int, by: str) -> None:
+    """Acknowledge a ticket: the response time is now."""
+    from slawatch.actions import acknowledge
+
+    _act(config_file, lambda conn, now: acknowledge(conn, ticket_id, by, now))
+
+
+@tickets.command("resolve")
+@config_option
+@click.argument("ticket_id", type=int)
+@click.option("--by", required=True)
+@click.option("--note", required=True, help="Why it is resolved by hand.")
+def tickets_resolve(config_file: str | None, ticket_id: int, by: str, note: str) -> None:
+    """Resolve a ticket by hand (recorded as a manual resolution)."""
+    from slawatch.actions import resolve
+
+    _act(config_file, lambda conn, now: resolve(conn, ticket_id, by, note, now))

@@ -1,0 +1,291 @@
+"""The composition root: builds everything, schedules ticks, handles signals.
+
+This is one of the two places that read the clock (the CLI is the other). Each
+scheduled tick turns its fire time into the evaluation timestamp handed to the pure
+core; nothing below here calls `now()`.
+
+Scheduling: one APScheduler interval job per rule group, with deliberate settings:
+- `max_instances=1`: a slow tick never overlaps the next one of the same group;
+  the skipped run is logged and counted (`previous_tick_running`);
+- `coalesce=True`: after a stall, one catch-up tick instead of a burst;
+- `misfire_grace_time` = the group's interval: a tick later than that is superseded
+  by the next one, logged and counted (`misfire`), never silently dropped.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Callable, Iterator
+
+import structlog
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
+from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.exc import SQLAlchemyError
+
+from slawatch import deadlines
+from slawatch.alerting import TemplateContext
+from slawatch.config import Settings, load_settings
+from slawatch.metrics import Metrics
+from slawatch.rules import RuleGroup, RuleSet, load_rules
+from slawatch.runner import BLIND_GROUP_FILE, GroupRunner, ReachabilityTracker, TicketPolicy, blind_group
+from slawatch.source import PrometheusSource
+from slawatch.store.engine import make_engine, safe_url, upgrade
+from slawatch.yamlfile import InputError
+
+Clock = Callable[[], datetime]
+WATCHER_JOB = "deadline-watcher"
+SHUTDOWN_GRACE = timedelta(seconds=8)
+
+
+def utc_now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def grid_floor(now: datetime, interval: timedelta, offset: timedelta) -> datetime:
+    """The latest scheduled instant `offset + k * interval` at or before `now`."""
+    epoch = datetime(1970, 1, 1, tzinfo=timezone.utc) + offset
+    steps = (now - epoch) // interval
+    return epoch + steps * interval
+
+
+def group_offset(group: RuleGroup) -> timedelta:
+    """A stable per-group phase within its interval, spreading groups' queries over time."""
+    digest = int(hashlib.sha256(group.key.encode()).hexdigest()[:8], 16)
+    interval_ms = int(group.interval.total_seconds() * 1000)
+    return timedelta(milliseconds=digest % interval_ms)
+
+
+@dataclass
+class _Job:
+    runner: GroupRunner
+    offset: timedelta
+
+
+class Daemon:
+    """Everything `slawatch run` needs, built from settings; `serve()` blocks until a signal."""
+
+    def __init__(self, settings: Settings, rules: RuleSet, config_file: str | None, clock: Clock = utc_now) -> None:
+        self.settings = settings
+        self.config_file = config_file
+        self.clock = clock
+        self.log = structlog.get_logger()
+        self.metrics = Metrics()
+        self.engine = make_engine(settings.database.url)
+        prom = settings.prometheus
+        self.source = PrometheusSource(prom.url, prom.timeout, prom.max_concurrent_queries)
+        self.pool = ThreadPoolExecutor(max_workers=prom.max_concurrent_queries, thread_name_prefix="query")
+        self.tracker = ReachabilityTracker(prom.unreachable_after)
+        self.context = TemplateContext(prom.external_labels, prom.external_url)
+        self.policy = TicketPolicy(settings.sla.policy(), settings.classification.policy())
+        self.scheduler = BackgroundScheduler(
+            timezone=timezone.utc, executors={"default": JobPool(max_workers=16)}
+        )
+        self.scheduler.add_listener(self._on_job_event, EVENT_JOB_MISSED | EVENT_JOB_MAX_INSTANCES | EVENT_JOB_ERROR)
+        self.jobs: dict[str, _Job] = {}
+        self._rules = rules
+        self._inflight = 0
+        self._idle = threading.Condition()
+        self._signals: list[int] = []
+        self._wake = threading.Event()
+
+    # -- lifecycle -------------------------------------------------------------
+
+    def start(self) -> None:
+        """Migrate the schema, restore alert state and schedule every group."""
+        upgrade(self.engine)
+        self.log.info(
+            "daemon_started",
+            prometheus=self.settings.prometheus.url,
+            database=safe_url(self.settings.database.url),
+            groups=len(self._rules.groups),
+            rules=self._rules.rule_count(),
+        )
+        now = self.clock()
+        for group in self._all_groups(self._rules):
+            self._add_group(group, now)
+        interval = self.settings.sla.watch_interval
+        self.scheduler.add_job(
+            self._watch_deadlines,
+            IntervalTrigger(seconds=interval.total_seconds(), timezone=timezone.utc),
+            id=WATCHER_JOB,
+            name=WATCHER_JOB,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(interval.total_seconds())),
+        )
+        self.scheduler.start()
+
+    def serve(self) -> int:
+        """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code."""
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, self._on_signal)
+        self.start()
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            while self._signals:
+                sig = self._signals.pop(0)
+                if sig == signal.SIGHUP:
+                    self.reload()
+                else:
+                    self.stop()
+                    return 0
+
+    def stop(self) -> None:
+        """Stop scheduling, let the tick in flight finish (bounded), release resources."""
+        self.log.info("daemon_stopping")
+        self.scheduler.shutdown(wait=False)
+        deadline = time.monotonic() + SHUTDOWN_GRACE.total_seconds()
+        with self._idle:
+            while self._inflight and time.monotonic() < deadline:
+                self._idle.wait(timeout=0.1)
+        if self._inflight:
+            self.log.warning("daemon_stopped_with_tick_in_flight", ticks=self._inflight)
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.source.close()
+        self.engine.dispose()
+        self.log.info("daemon_stopped")
+
+    def _on_signal(self, signum: int, _frame: object) -> None:
+        self._signals.append(signum)
+        self._wake.set()
+
+    # -- reload ------------------------------------------------------------------
+
+    def reload(self) -> bool:
+        """Re-read config and rules; on any error keep the last good rules."""
+        try:
+            settings = load_settings(self.config_file)
+            rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+        except InputError as exc:
+            self.metrics.config_reloads.labels("failure").inc()
+            self.log.error("reload_failed", problems=[str(p) for p in exc.problems], kept_groups=len(self.jobs))
+            return False
+        for section in ("prometheus", "database"):
+            if getattr(settings, section) != getattr(self.settings, section):
+                self.log.warning("reload_needs_restart", section=section)
+        self._rules = rules
+        self.settings = self.settings.model_copy(
+            update={"rules": settings.rules, "log": settings.log, "sla": settings.sla, "classification": settings.classification}
+        )
+        # New tickets open under the new policy; open tickets keep their stored snapshot.
+        self.policy = TicketPolicy(settings.sla.policy(), settings.classification.policy())
+        for job in self.jobs.values():
+            job.runner.policy = self.policy
+        now = self.clock()
+        wanted = {g.key: g for g in self._all_groups(rules)}
+        for key in list(self.jobs):
+            if key not in wanted:
+                self.scheduler.remove_job(key)
+                del self.jobs[key]
+        for key, group in wanted.items():
+            job = self.jobs.get(key)
+            if job is None:
+                self._add_group(group, now)
+            elif job.runner.group.interval != group.interval:
+                self.scheduler.remove_job(key)
+                del self.jobs[key]
+                self._add_group(group, now, job.runner)
+            else:
+                job.runner.adopt(group)
+        self.metrics.config_reloads.labels("success").inc()
+        self.log.info("reload_succeeded", groups=len(rules.groups), rules=rules.rule_count())
+        return True
+
+    # -- scheduling --------------------------------------------------------------
+
+    def _all_groups(self, rules: RuleSet) -> list[RuleGroup]:
+        return [*rules.groups, blind_group(self.settings.rules.evaluation_interval)]
+
+    def _add_group(self, group: RuleGroup, now: datetime, runner: GroupRunner | None = None) -> None:
+        if runner is None:
+            query = self.tracker.samples if group.file == BLIND_GROUP_FILE else self.source.query
+            runner = GroupRunner(
+                group, self.engine, query, self.pool, self.metrics, self.tracker, self.policy, self.context
+            )
+            restored = runner.restore(now, self.settings.rules.for_outage_tolerance)
+            if restored:
+                runner.log.info("alert_state_restored", alerts=restored)
+        else:
+            runner.adopt(group)
+        offset = group_offset(group)
+        self.jobs[group.key] = _Job(runner, offset)
+        self.scheduler.add_job(
+            self._tick,
+            IntervalTrigger(
+                seconds=group.interval.total_seconds(),
+                start_date=datetime(1970, 1, 1, tzinfo=timezone.utc) + offset,
+                timezone=timezone.utc,
+            ),
+            args=[group.key],
+            id=group.key,
+            name=group.name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=max(1, int(group.interval.total_seconds())),
+            replace_existing=True,
+        )
+
+    def _tick(self, key: str) -> None:
+        job = self.jobs.get(key)
+        if job is None:
+            return
+        with self._busy():
+            now = self.clock()
+            at = grid_floor(now, job.runner.group.interval, job.offset)
+            self.metrics.tick_lag.observe((now - at).total_seconds())
+            job.runner.tick(at)
+
+    def _watch_deadlines(self) -> None:
+        """Record due deadline warnings and breaches (exactly once each)."""
+        with self._busy():
+            try:
+                with self.engine.begin() as conn:
+                    rows = deadlines.record_due(conn, self.clock())
+            except SQLAlchemyError as exc:
+                self.log.error("deadline_watch_failed", error=str(exc.__cause__ or exc).splitlines()[0])
+                return
+        for row in rows:
+            detail = json.loads(row["detail"])
+            self.log.info("ticket_" + row["kind"], ticket_id=row["ticket_id"], at=row["at"].isoformat(), **detail)
+
+    @contextmanager
+    def _busy(self) -> Iterator[None]:
+        """Counts work in flight, so a shutdown can wait for it (bounded)."""
+        with self._idle:
+            self._inflight += 1
+        try:
+            yield
+        finally:
+            with self._idle:
+                self._inflight -= 1
+                self._idle.notify_all()
+
+    def _on_job_event(self, event: JobExecutionEvent) -> None:
+        job = self.jobs.get(event.job_id)
+        group = job.runner.group.name if job else event.job_id  # or the watcher's id
+        if event.code == EVENT_JOB_MISSED:
+            self.metrics.iterations_missed.labels(group, "misfire").inc()
+            self.log.warning("tick_missed", group=group, reason="misfire", scheduled=str(event.scheduled_run_time))
+        elif event.code == EVENT_JOB_MAX_INSTANCES:
+            self.metrics.iterations_missed.labels(group, "previous_tick_running").inc()
+            self.log.warning("tick_skipped", group=group, reason="previous_tick_running")
+        elif event.code == EVENT_JOB_ERROR:
+            self.log.error("tick_failed", group=group, error=repr(event.exception), traceback=event.traceback)
+
+
+def build(config_file: str | None) -> Daemon:
+    """Load config and rules or raise InputError; used by `slawatch run`."""
+    settings = load_settings(config_file)
+    rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+    return Daemon(settings, rules, config_file)
