@@ -147,7 +147,7 @@ def tickets_show(config_file: str | None, ticket_id: int, fmt: str) -> None:
             click.echo(f"ticket {ticket_id} does not exist", err=True)
             sys.exit(1)
         detail = ticket_view.detail_dict(
-            ticket, store.series(conn, ticket_id), store.events(conn, ticket_id), datetime.now(timezone.utc)
+            ticket, store.series(conn, ticket), store.events(conn, ticket_id), datetime.now(timezone.utc)
         )
     click.echo(ticket_view.render_json(detail) if fmt == "json" else ticket_view.render_detail(detail))
 

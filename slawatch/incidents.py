@@ -115,7 +115,11 @@ def _open(
             }
         )
     ids = store.insert_tickets(conn, rows)
-    store.insert_series(conn, [_series(tid, a, at) for tid, act in zip(ids, actions) for a in act.incident.series])
+    # Series rows only for group_by tickets: otherwise the ticket's labels are its series.
+    store.insert_series(
+        conn,
+        [_series(tid, a, at) for tid, act in zip(ids, actions) if act.incident.rule.group_by for a in act.incident.series],
+    )
     for tid, action in zip(ids, actions):
         applied.opened.append((tid, action))
         applied.events.append(

@@ -178,9 +178,10 @@ def plan(
             continue
         if ticket.recovered_at is not None:
             out.actions.append(Returned(ticket.id))
-        new = tuple(a for a in incident.series if a.fingerprint not in ticket.fingerprints)
-        if new:
-            out.actions.append(AddSeries(ticket.id, new))
+        if incident.rule.group_by is not None:
+            new = tuple(a for a in incident.series if a.fingerprint not in ticket.fingerprints)
+            if new:
+                out.actions.append(AddSeries(ticket.id, new))
     for ticket in open_tickets:
         if ticket.rule_key not in evaluated_rules or ticket.identity in firing:
             continue

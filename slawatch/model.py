@@ -19,7 +19,7 @@ METRIC_NAME = "__name__"
 class Labels(Mapping[str, str]):
     """An immutable, hashable label set kept sorted by name (Prometheus' labels.Labels)."""
 
-    __slots__ = ("_items", "_hash")
+    __slots__ = ("_items", "_hash", "_fingerprint")
 
     def __init__(self, items: Mapping[str, str] | None = None, **kw: str) -> None:
         merged = dict(items or {})
@@ -28,6 +28,7 @@ class Labels(Mapping[str, str]):
             sorted((str(k), str(v)) for k, v in merged.items() if v != "")
         )
         self._hash = hash(self._items)
+        self._fingerprint: str | None = None
 
     def __getitem__(self, key: str) -> str:
         for k, v in self._items:
@@ -71,13 +72,15 @@ class Labels(Mapping[str, str]):
         Python's hash() is salted per process, so persisted identities use SHA-256
         over the sorted `name=value` pairs with separators that cannot occur in names.
         """
-        digest = hashlib.sha256()
-        for k, v in self._items:
-            digest.update(k.encode())
-            digest.update(b"\xff")
-            digest.update(v.encode())
-            digest.update(b"\xfe")
-        return digest.hexdigest()[:16]
+        if self._fingerprint is None:
+            digest = hashlib.sha256()
+            for k, v in self._items:
+                digest.update(k.encode())
+                digest.update(b"\xff")
+                digest.update(v.encode())
+                digest.update(b"\xfe")
+            self._fingerprint = digest.hexdigest()[:16]
+        return self._fingerprint
 
 
 @dataclass(frozen=True)

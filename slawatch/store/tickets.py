@@ -110,11 +110,21 @@ def manually_resolved(conn: Connection, identities: Iterable[str]) -> dict[str, 
 
 
 def insert_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-    """Insert tickets in one round of statements; ids come back in input order."""
+    """Insert unresolved tickets; their ids come back in input order.
+
+    A plain executemany (pipelined by psycopg) then one lookup by `open_identity` is
+    several times faster on PostgreSQL than INSERT .. RETURNING for an alert storm.
+    """
     if not rows:
         return []
-    result = conn.execute(insert(tickets).returning(tickets.c.id, sort_by_parameter_order=True), list(rows))
-    return [r.id for r in result]
+    conn.execute(insert(tickets), list(rows))
+    ids: dict[str, int] = {}
+    identities = [r["open_identity"] for r in rows]
+    for start in range(0, len(identities), 1000):
+        chunk = identities[start : start + 1000]
+        query = select(tickets.c.open_identity, tickets.c.id).where(tickets.c.open_identity.in_(chunk))
+        ids.update((identity, ticket_id) for identity, ticket_id in conn.execute(query))
+    return [ids[i] for i in identities]
 
 
 def insert_series(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -150,11 +160,12 @@ def events(conn: Connection, ticket_id: int) -> list[EventRow]:
     return [EventRow(r.id, r.ticket_id, r.kind, r.at, r.actor, json.loads(r.detail)) for r in rows]
 
 
-def series(conn: Connection, ticket_id: int) -> list[dict[str, str]]:
+def series(conn: Connection, ticket: TicketRow) -> list[dict[str, str]]:
+    """The label sets a ticket covers; a ticket without group_by is its one series."""
     rows = conn.execute(
-        select(ticket_series.c.labels).where(ticket_series.c.ticket_id == ticket_id).order_by(ticket_series.c.fingerprint)
+        select(ticket_series.c.labels).where(ticket_series.c.ticket_id == ticket.id).order_by(ticket_series.c.fingerprint)
     )
-    return [json.loads(r.labels) for r in rows]
+    return [json.loads(r.labels) for r in rows] or [ticket.labels]
 
 
 def listing(conn: Connection, status: str | None = None, priority: str | None = None, limit: int = 1000) -> list[TicketRow]:

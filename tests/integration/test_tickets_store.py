@@ -146,7 +146,7 @@ def test_fifty_series_of_a_group_by_rule_are_one_ticket(ticker: Ticker) -> None:
     (t,) = ticker.tickets()
     assert (t.priority, t.series_count, t.labels) == ("P1", 50, {"alertname": "InstanceDown", "service": "api", "severity": "error"})
     with ticker.engine.connect() as conn:
-        assert len(store.series(conn, t.id)) == 50
+        assert len(store.series(conn, t)) == 50
 
 
 def test_database_refuses_a_second_unresolved_ticket_for_one_identity(ticker: Ticker) -> None:
