@@ -1,0 +1,1 @@
+"""Notifications: the outbox pipeline, its senders, and the Slack messages they post."""
