@@ -203,6 +203,8 @@ class SlackApiServer:
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
+            "conversations.history": self._history,
+            "conversations.replies": self._replies,
             "users.lookupByEmail": self._lookup_by_email,
             "files.getUploadURLExternal": self._get_upload_url,
             "files.completeUploadExternal": self._complete_upload,
@@ -488,7 +490,26 @@ class SlackApiServer:
             body = self._message_body(message)
         return {"ok": True, "channel": channel, "ts": message.ts, "text": message.text, "message": body}
 
-    def _message_body(self, message: Message) -> dict[str, Any]:
+    def _history(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Top-level messages of a channel, newest first (with metadata when asked)."""
+        channel = self.channel_id(str(params.get("channel", "")))
+        with self._lock:
+            found = [m for m in reversed(self._posted) if m.channel == channel and not m.thread_ts]
+            bodies = [self._message_body(m, _truthy(params.get("include_all_metadata"))) for m in found]
+        return {"ok": True, "messages": bodies[: int(params.get("limit") or 100)], "has_more": False}
+
+    def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
+        """A thread: its parent first, then replies oldest first."""
+        channel = self.channel_id(str(params.get("channel", "")))
+        ts = str(params.get("ts", ""))
+        with self._lock:
+            found = [m for m in self._posted if m.channel == channel and (m.ts == ts or m.thread_ts == ts)]
+            bodies = [self._message_body(m, _truthy(params.get("include_all_metadata"))) for m in found]
+        if not bodies:
+            return {"ok": False, "error": "thread_not_found"}
+        return {"ok": True, "messages": bodies, "has_more": False}
+
+    def _message_body(self, message: Message, with_metadata: bool = False) -> dict[str, Any]:
         body: dict[str, Any] = {
             "type": "message",
             "user": self.bot_user_id,
@@ -497,6 +518,9 @@ class SlackApiServer:
             "text": message.text or "",
             "ts": message.ts,
         }
+        metadata = _json_param(message.params.get("metadata"))
+        if with_metadata and metadata:
+            body["metadata"] = metadata
         if message.blocks:
             body["blocks"] = message.blocks
         if message.thread_ts:
@@ -612,3 +636,7 @@ class SlackApiServer:
                 """Keep test output quiet."""
 
         return Handler
+
+
+def _truthy(value: Any) -> bool:
+    return str(value).lower() in ("1", "true")
