@@ -13,6 +13,7 @@ from datetime import datetime
 from sqlalchemy import Connection
 
 from slawatch.model import EventKind, Resolution, TicketStatus
+from slawatch.notify.outbox import Announcer
 from slawatch.store import tickets as store
 from slawatch.store.tickets import TicketRow
 
@@ -28,7 +29,9 @@ def _load(conn: Connection, ticket_id: int) -> TicketRow:
     return ticket
 
 
-def acknowledge(conn: Connection, ticket_id: int, by: str, at: datetime) -> TicketRow:
+def acknowledge(
+    conn: Connection, ticket_id: int, by: str, at: datetime, announcer: Announcer | None = None
+) -> TicketRow:
     """Record the response; refused if already acknowledged or resolved."""
     ticket = _load(conn, ticket_id)
     if ticket.status == TicketStatus.RESOLVED.value:
@@ -38,15 +41,13 @@ def acknowledge(conn: Connection, ticket_id: int, by: str, at: datetime) -> Tick
             f"ticket {ticket_id} was already acknowledged by {ticket.acknowledged_by} at {ticket.acknowledged_at.isoformat()}"
         )
     store.update_ticket(conn, ticket_id, status=TicketStatus.ACKNOWLEDGED.value, acknowledged_at=at, acknowledged_by=by)
-    store.insert_events(
-        conn,
-        [{"ticket_id": ticket_id, "kind": EventKind.ACKNOWLEDGED.value, "at": at, "actor": by,
-          "detail": json.dumps({"response_seconds": (at - ticket.opened_at).total_seconds()})}],
-    )
+    _record(conn, ticket_id, EventKind.ACKNOWLEDGED, at, by, {"response_seconds": (at - ticket.opened_at).total_seconds()}, announcer)
     return _load(conn, ticket_id)
 
 
-def resolve(conn: Connection, ticket_id: int, by: str, note: str, at: datetime) -> TicketRow:
+def resolve(
+    conn: Connection, ticket_id: int, by: str, note: str, at: datetime, announcer: Announcer | None = None
+) -> TicketRow:
     """Resolve by hand (recorded as manual, with the note); refused if already resolved."""
     ticket = _load(conn, ticket_id)
     if ticket.status == TicketStatus.RESOLVED.value:
@@ -55,9 +56,15 @@ def resolve(conn: Connection, ticket_id: int, by: str, note: str, at: datetime) 
         conn, ticket_id, status=TicketStatus.RESOLVED.value, resolved_at=at, resolved_by=by,
         resolution=Resolution.MANUAL.value, open_identity=None,
     )
-    store.insert_events(
-        conn,
-        [{"ticket_id": ticket_id, "kind": EventKind.RESOLVED_MANUALLY.value, "at": at, "actor": by,
-          "detail": json.dumps({"note": note})}],
-    )
+    _record(conn, ticket_id, EventKind.RESOLVED_MANUALLY, at, by, {"note": note}, announcer)
     return _load(conn, ticket_id)
+
+
+def _record(
+    conn: Connection, ticket_id: int, kind: EventKind, at: datetime, by: str, detail: dict, announcer: Announcer | None
+) -> None:
+    """The timeline event and, when notifications are on, its outbox rows: one transaction."""
+    event = {"ticket_id": ticket_id, "kind": kind.value, "at": at, "actor": by, "detail": json.dumps(detail)}
+    store.insert_events(conn, [event])
+    if announcer is not None:
+        announcer.events(conn, [event], at)

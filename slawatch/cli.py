@@ -153,11 +153,15 @@ def tickets_show(config_file: str | None, ticket_id: int, fmt: str) -> None:
 
 
 def _act(config_file: str | None, action) -> None:  # type: ignore[no-untyped-def]
+    """Run a ticket action; its Slack thread reply is queued for the daemon to send."""
     from slawatch.actions import ActionRefused
+    from slawatch.notify.outbox import Announcer
 
+    settings = _settings(config_file)
+    announcer = Announcer(settings.slack, settings.oncall)
     try:
         with _engine(config_file).begin() as conn:
-            ticket = action(conn, datetime.now(timezone.utc))
+            ticket = action(conn, datetime.now(timezone.utc), announcer)
     except ActionRefused as exc:
         click.echo(f"error: {exc}", err=True)
         sys.exit(1)
@@ -172,7 +176,7 @@ def tickets_ack(config_file: str | None, ticket_id: int, by: str) -> None:
     """Acknowledge a ticket: the response time is now."""
     from slawatch.actions import acknowledge
 
-    _act(config_file, lambda conn, now: acknowledge(conn, ticket_id, by, now))
+    _act(config_file, lambda conn, now, announcer: acknowledge(conn, ticket_id, by, now, announcer))
 
 
 @tickets.command("resolve")
@@ -184,4 +188,4 @@ def tickets_resolve(config_file: str | None, ticket_id: int, by: str, note: str)
     """Resolve a ticket by hand (recorded as a manual resolution)."""
     from slawatch.actions import resolve
 
-    _act(config_file, lambda conn, now: resolve(conn, ticket_id, by, note, now))
+    _act(config_file, lambda conn, now, announcer: resolve(conn, ticket_id, by, note, now, announcer))

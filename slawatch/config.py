@@ -16,6 +16,7 @@ from typing import Literal, Mapping
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from slawatch.durations import Duration
+from slawatch.notify.settings import OncallSettings, ServerSettings, SlackSettings
 from slawatch.sla_config import ClassificationSettings, SlaSettings
 from slawatch.yamlfile import InputError, Located, load_located
 
@@ -81,6 +82,9 @@ class Settings(_Section):
     rules: RulesSettings = RulesSettings()
     sla: SlaSettings = SlaSettings()
     classification: ClassificationSettings = ClassificationSettings()
+    slack: SlackSettings = SlackSettings()
+    oncall: OncallSettings = OncallSettings()
+    server: ServerSettings = ServerSettings()
     log: LogSettings = LogSettings()
     base_dir: Path = Field(default=Path("."), exclude=True)
     source: str = Field(default="(defaults)", exclude=True)
@@ -96,6 +100,8 @@ ENV_OVERRIDES: dict[str, tuple[str, str]] = {
     "SLAWATCH_DATABASE_URL": ("database", "url"),
     "SLAWATCH_LOG_LEVEL": ("log", "level"),
     "SLAWATCH_LOG_FORMAT": ("log", "format"),
+    "SLACK_BASE_URL": ("slack", "base_url"),
+    "SLAWATCH_LISTEN": ("server", "listen"),
 }
 
 

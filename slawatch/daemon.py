@@ -35,7 +35,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from slawatch import deadlines
 from slawatch.alerting import TemplateContext
 from slawatch.config import Settings, load_settings
+from slawatch.http_api import HttpServer, make_app
 from slawatch.metrics import Metrics
+from slawatch.notify.dispatcher import Dispatcher
+from slawatch.notify.messages import MessageRenderer
+from slawatch.notify.outbox import Announcer
+from slawatch.notify.senders import ConsoleSender, Sender, SlackSender
 from slawatch.rules import RuleGroup, RuleSet, load_rules
 from slawatch.runner import BLIND_GROUP_FILE, GroupRunner, ReachabilityTracker, TicketPolicy, blind_group
 from slawatch.source import PrometheusSource
@@ -86,7 +91,11 @@ class Daemon:
         self.pool = ThreadPoolExecutor(max_workers=prom.max_concurrent_queries, thread_name_prefix="query")
         self.tracker = ReachabilityTracker(prom.unreachable_after)
         self.context = TemplateContext(prom.external_labels, prom.external_url)
-        self.policy = TicketPolicy(settings.sla.policy(), settings.classification.policy())
+        self.policy = self._ticket_policy(settings)
+        self.dispatcher = Dispatcher(
+            self.engine, build_sender(settings), build_renderer(settings), settings.slack.rate_per_channel, clock
+        )
+        self.http: HttpServer | None = None
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc, executors={"default": JobPool(max_workers=16)}
         )
@@ -124,6 +133,24 @@ class Daemon:
             misfire_grace_time=max(1, int(interval.total_seconds())),
         )
         self.scheduler.start()
+        self.dispatcher.start()
+        self._start_http()
+
+    def _ticket_policy(self, settings: Settings) -> TicketPolicy:
+        announcer = Announcer(settings.slack, settings.oncall)
+        return TicketPolicy(settings.sla.policy(), settings.classification.policy(), announcer)
+
+    def _start_http(self) -> None:
+        address = self.settings.server.address()
+        if address is None:
+            return
+        app = make_app(
+            self.engine, self.settings.slack.secret(), self.clock, self.metrics.registry,
+            on_change=self.dispatcher.wake, announcer=self.policy.announcer,
+        )
+        self.http = HttpServer(app, *address)
+        self.http.start()
+        self.log.info("http_listening", address=f"{address[0]}:{self.http.port}")
 
     def serve(self) -> int:
         """Run until SIGTERM/SIGINT; SIGHUP reloads. Returns the exit code."""
@@ -151,6 +178,9 @@ class Daemon:
                 self._idle.wait(timeout=0.1)
         if self._inflight:
             self.log.warning("daemon_stopped_with_tick_in_flight", ticks=self._inflight)
+        self.dispatcher.stop()
+        if self.http is not None:
+            self.http.stop()
         self.pool.shutdown(wait=False, cancel_futures=True)
         self.source.close()
         self.engine.dispose()
@@ -179,7 +209,7 @@ class Daemon:
             update={"rules": settings.rules, "log": settings.log, "sla": settings.sla, "classification": settings.classification}
         )
         # New tickets open under the new policy; open tickets keep their stored snapshot.
-        self.policy = TicketPolicy(settings.sla.policy(), settings.classification.policy())
+        self.policy = self._ticket_policy(settings)
         for job in self.jobs.values():
             job.runner.policy = self.policy
         now = self.clock()
@@ -245,16 +275,19 @@ class Daemon:
             at = grid_floor(now, job.runner.group.interval, job.offset)
             self.metrics.tick_lag.observe((now - at).total_seconds())
             job.runner.tick(at)
+        self.dispatcher.wake()  # notifications go out as soon as the tick committed
 
     def _watch_deadlines(self) -> None:
         """Record due deadline warnings and breaches (exactly once each)."""
         with self._busy():
             try:
                 with self.engine.begin() as conn:
-                    rows = deadlines.record_due(conn, self.clock())
+                    rows = deadlines.record_due(conn, self.clock(), self.policy.announcer)
             except SQLAlchemyError as exc:
                 self.log.error("deadline_watch_failed", error=str(exc.__cause__ or exc).splitlines()[0])
                 return
+        if rows:
+            self.dispatcher.wake()
         for row in rows:
             detail = json.loads(row["detail"])
             self.log.info("ticket_" + row["kind"], ticket_id=row["ticket_id"], at=row["at"].isoformat(), **detail)
@@ -282,6 +315,18 @@ class Daemon:
             self.log.warning("tick_skipped", group=group, reason="previous_tick_running")
         elif event.code == EVENT_JOB_ERROR:
             self.log.error("tick_failed", group=group, error=repr(event.exception), traceback=event.traceback)
+
+
+def build_sender(settings: Settings) -> Sender:
+    """Slack when a token is configured, else the console."""
+    token = settings.slack.bot_token()
+    if token:
+        return SlackSender(token, settings.slack.base_url, settings.slack.timeout)
+    return ConsoleSender()
+
+
+def build_renderer(settings: Settings) -> MessageRenderer:
+    return MessageRenderer(settings.slack.templates_dir, settings.sla.timezone)
 
 
 def build(config_file: str | None) -> Daemon:

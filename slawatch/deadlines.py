@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slawatch.model import EventKind
+from slawatch.notify.outbox import Announcer
 from slawatch.sla import DeadlineEventKind, DeadlineKind, Deadlines, due_deadline_events
 from slawatch.store import tickets as store
 from slawatch.store.tickets import TicketRow
@@ -50,12 +51,14 @@ def due_events(ticket: TicketRow, already: set[tuple[str, str]], now: datetime) 
     return rows
 
 
-def record_due(conn: Connection, now: datetime) -> list[dict[str, Any]]:
-    """Find and insert every due deadline event; returns the rows inserted."""
+def record_due(conn: Connection, now: datetime, announcer: Announcer | None = None) -> list[dict[str, Any]]:
+    """Find and insert every due deadline event (and its notifications); returns the rows."""
     candidates = store.with_due_warnings(conn, now)
     if not candidates:
         return []
     recorded = store.deadline_events_of(conn, [t.id for t in candidates])
     rows = [row for t in candidates for row in due_events(t, recorded.get(t.id, set()), now)]
     store.insert_events(conn, rows)
+    if announcer is not None:
+        announcer.events(conn, rows, now)
     return rows

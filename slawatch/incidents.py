@@ -19,6 +19,7 @@ from slawatch import lifecycle
 from slawatch.classify import Classification
 from slawatch.evaluator import GroupOutcome
 from slawatch.model import Alert, AlertState, EventKind, Resolution, TicketStatus
+from slawatch.notify.outbox import Announcer
 from slawatch.sla import SlaPolicy, compute_deadlines
 from slawatch.store import tickets as store
 
@@ -27,7 +28,7 @@ from slawatch.store import tickets as store
 class Applied:
     """What changed, for logging (and, later, notifications)."""
 
-    opened: list[tuple[int, lifecycle.Open]] = field(default_factory=list)
+    opened: list[tuple[int, str | None, lifecycle.Open]] = field(default_factory=list)
     events: list[dict[str, Any]] = field(default_factory=list)
 
 
@@ -44,9 +45,13 @@ def firing_incidents(outcome: GroupOutcome) -> tuple[dict[str, lifecycle.Inciden
 
 
 def reconcile(
-    conn: Connection, outcome: GroupOutcome, policy: SlaPolicy, classification: Classification
+    conn: Connection,
+    outcome: GroupOutcome,
+    policy: SlaPolicy,
+    classification: Classification,
+    announcer: Announcer | None = None,
 ) -> Applied:
-    """Apply one tick to the tickets of its group."""
+    """Apply one tick to the tickets of its group (and queue its notifications)."""
     at = outcome.at
     firing, evaluated = firing_incidents(outcome)
     open_tickets = store.open_for_group(conn, outcome.group.key)
@@ -55,7 +60,7 @@ def reconcile(
     resolved = store.manually_resolved(conn, candidates) if candidates else {}
     plan = lifecycle.plan(firing, evaluated, open_tickets, resolved, classification, at)
     applied = Applied()
-    _open(conn, outcome.group.key, plan.of(lifecycle.Open), policy, at, applied)
+    _open(conn, outcome.group.key, plan.of(lifecycle.Open), policy, at, applied, announcer)
     for action in plan.actions:
         if isinstance(action, lifecycle.Reopen):
             ticket = store.get(conn, action.ticket_id)
@@ -84,11 +89,20 @@ def reconcile(
                 _event(action.ticket_id, EventKind.RECOVERY_VERIFIED, at, recovered_at=action.recovered_at.isoformat())
             )
     store.insert_events(conn, applied.events)
+    if announcer is not None:
+        announcer.opened(conn, [(tid, channel) for tid, channel, _ in applied.opened], at)
+        announcer.events(conn, applied.events, at)
     return applied
 
 
 def _open(
-    conn: Connection, group_key: str, actions: list[lifecycle.Open], policy: SlaPolicy, at: datetime, applied: Applied
+    conn: Connection,
+    group_key: str,
+    actions: list[lifecycle.Open],
+    policy: SlaPolicy,
+    at: datetime,
+    applied: Applied,
+    announcer: Announcer | None,
 ) -> None:
     rows = []
     for action in actions:
@@ -112,6 +126,7 @@ def _open(
                 "response_warn_at": deadlines.response_warn_at,
                 "recovery_warn_at": deadlines.recovery_warn_at,
                 "verification_seconds": policy.priorities[action.priority].verification.total_seconds(),
+                **(announcer.ticket_fields(incident.labels, at) if announcer else {"channel": None, "escalation": None}),
             }
         )
     ids = store.insert_tickets(conn, rows)
@@ -120,8 +135,8 @@ def _open(
         conn,
         [_series(tid, a, at) for tid, act in zip(ids, actions) if act.incident.rule.group_by for a in act.incident.series],
     )
-    for tid, action in zip(ids, actions):
-        applied.opened.append((tid, action))
+    for tid, action, row in zip(ids, actions, rows):
+        applied.opened.append((tid, row["channel"], action))
         applied.events.append(
             _event(tid, EventKind.OPENED, at, priority=action.priority.value, classified_by=action.reason,
                    series=len(action.incident.series))

@@ -23,6 +23,7 @@ from slawatch.classify import Classification
 from slawatch.evaluator import GroupOutcome, QueryFn, evaluate_group
 from slawatch.metrics import Metrics
 from slawatch.model import Alert, Labels, Sample
+from slawatch.notify.outbox import Announcer
 from slawatch.rules import AlertingRule, RuleGroup
 from slawatch.sla import SlaPolicy
 from slawatch.store import alert_states
@@ -78,6 +79,7 @@ class TicketPolicy:
 
     sla: SlaPolicy
     classification: Classification
+    announcer: Announcer | None = None
 
 
 class GroupRunner:
@@ -138,13 +140,15 @@ class GroupRunner:
         try:
             with self._engine.begin() as conn:
                 written = alert_states.save_group(conn, self.group.key, self._persisted, self._state)
-                applied = incidents.reconcile(conn, outcome, self.policy.sla, self.policy.classification)
+                applied = incidents.reconcile(
+                    conn, outcome, self.policy.sla, self.policy.classification, self.policy.announcer
+                )
         except SQLAlchemyError as exc:
             self._metrics.state_write_failures.inc()
             self.log.error("tick_write_failed", error=str(exc.__cause__ or exc).splitlines()[0])
             return None
         self._persisted = {k: dict(v) for k, v in self._state.items()}
-        for ticket_id, action in applied.opened:
+        for ticket_id, _channel, action in applied.opened:
             self.log.info(
                 "ticket_opened", ticket_id=ticket_id, rule=action.incident.rule.name,
                 fingerprint=action.incident.series[0].fingerprint, priority=action.priority.value,

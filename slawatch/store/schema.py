@@ -86,6 +86,8 @@ tickets = Table(
     Column("response_warn_at", UtcDateTime, nullable=False),
     Column("recovery_warn_at", UtcDateTime, nullable=False),
     Column("verification_seconds", Float, nullable=False),
+    Column("channel", String(255), nullable=True),  # Slack route, decided at open
+    Column("escalation", Text, nullable=True),  # JSON: on-call chain snapshot at open
 )
 Index(None, tickets.c.open_identity, unique=True)
 Index(None, tickets.c.group_key, tickets.c.status)
@@ -117,3 +119,37 @@ ticket_events = Table(
 )
 Index(None, ticket_events.c.ticket_id, ticket_events.c.at)
 Index(None, ticket_events.c.dedup_key, unique=True)
+
+# The notification outbox: rows are written in the same transaction as the ticket
+# change they announce, and sent by the dispatcher. `status` goes pending -> sending
+# (committed before the Slack call) -> sent (after success), so a crash between the
+# two leaves a 'sending' row the next dispatcher checks against Slack before resending.
+notifications = Table(
+    "notifications",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=True),
+    Column("kind", String(16), nullable=False),  # opening | event | update | digest
+    Column("channel", String(255), nullable=False),
+    Column("payload", Text, nullable=False),  # JSON
+    Column("status", String(16), nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("next_attempt_at", UtcDateTime, nullable=False),
+    Column("last_error", Text, nullable=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("sent_at", UtcDateTime, nullable=True),
+    Column("dedup_key", String(160), nullable=False),
+)
+Index(None, notifications.c.status, notifications.c.next_attempt_at)
+Index(None, notifications.c.dedup_key, unique=True)
+Index(None, notifications.c.ticket_id)
+
+# Where a ticket's Slack thread lives: its opening message, or the digest it was listed in.
+slack_threads = Table(
+    "slack_threads",
+    metadata,
+    Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
+    Column("channel", String(255), nullable=False),  # the channel id Slack answered with
+    Column("ts", String(32), nullable=False),
+    Column("own_message", Integer, nullable=False),  # 1: opening message (updatable), 0: digest
+)

@@ -44,6 +44,8 @@ class TicketRow:
     response_warn_at: datetime
     recovery_warn_at: datetime
     verification_seconds: float
+    channel: str | None = None
+    escalation: str | None = None  # JSON of the on-call chain snapshot
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,7 @@ class Setup:
             f"prometheus: {{url: '{prom.url}', timeout: 2s, unreachable_after: 3}}\n"
             f"database: {{url: '{self.db_url}'}}\n"
             f"rules: {{paths: ['{self.rules}'], evaluation_interval: 1s}}\n"
+            "server: {listen: '127.0.0.1:0'}\n"
         )
 
     def daemon(self) -> DaemonProcess:

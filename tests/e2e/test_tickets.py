@@ -65,6 +65,7 @@ class Run:
             f"database: {{url: '{db_url}'}}\n"
             f"rules: {{paths: ['{rules}'], evaluation_interval: 1s}}\n"
             f"sla: {{watch_interval: 1s, priorities: {{P0: {{verification: 8s}}, P1: {{verification: 8s}}}}}}\n"
+            "server: {listen: '127.0.0.1:0'}\n"
         )
         self.log = tmp / "daemon.log"
         self.engine = make_engine(db_url)

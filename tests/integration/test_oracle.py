@@ -108,6 +108,7 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Pair, Expor
             f"prometheus: {{url: '{prom.url}', timeout: 2s}}\n"
             f"database: {{url: 'sqlite:///{tmp / 'state.db'}'}}\n"
             f"rules: {{paths: ['{rules}'], evaluation_interval: 1s}}\n"
+            "server: {listen: '127.0.0.1:0'}\n"
         )
         settings = load_settings(str(config), env={})
         daemon = Daemon(settings, load_rules(settings.rule_globs(), INTERVAL), str(config))
