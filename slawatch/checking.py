@@ -9,7 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from slawatch.classify import Classification, InvalidPriority, Reason, classify
 from slawatch.config import Settings, load_settings
+from slawatch.notify.messages import MessageRenderer, TemplateFailed
 from slawatch.rules import RuleSet, load_rules
 from slawatch.source import PrometheusSource, QueryFailed
 from slawatch.yamlfile import InputError, Problem
@@ -46,9 +48,43 @@ def check_all(config_file: str | None, ask_prometheus: bool = False) -> CheckRep
     report.files = list(rules.files)
     report.rules = rules.rule_count()
     report.warnings.extend(rules.warnings)
+    errors, warnings = check_classification(rules, settings.classification.policy())
+    report.errors.extend(errors)
+    report.warnings.extend(warnings)
+    try:
+        MessageRenderer(settings.slack.templates_dir, settings.sla.timezone).check()
+    except TemplateFailed as exc:
+        report.errors.append(Problem(str(exc.template), exc.line, "slack template", exc.reason))
     if ask_prometheus:
         report.errors.extend(check_promql(settings, rules))
     return report
+
+
+def check_classification(rules: RuleSet, policy: Classification) -> tuple[list[Problem], list[Problem]]:
+    """An invalid `priority` label is an error; a rule that falls back to the default a warning.
+
+    Labels with templates are decided per alert at run time and are not judged here.
+    """
+    errors, warnings = [], []
+    for group in rules.groups:
+        for rule in group.rules:
+            if any("{{" in v for v in rule.labels.values()):
+                continue
+            where = f"{group.name}/{rule.name}: labels"
+            try:
+                priority, reason = classify(rule.labels, policy)
+            except InvalidPriority as exc:
+                errors.append(Problem(rule.file, rule.line, where, str(exc)))
+                continue
+            if reason is Reason.DEFAULTED:
+                warnings.append(
+                    Problem(
+                        rule.file, rule.line, where,
+                        f"no priority label and no mapped {policy.label!r} label; classified {priority.value} by default",
+                        warning=True,
+                    )
+                )
+    return errors, warnings
 
 
 def check_promql(settings: Settings, rules: RuleSet) -> list[Problem]:

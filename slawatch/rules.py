@@ -119,9 +119,9 @@ def load_rules(patterns: Iterable[str], default_interval: timedelta) -> RuleSet:
     groups: list[RuleGroup] = []
     problems: list[Problem] = []
     warnings: list[Problem] = []
-    for pattern in patterns:
-        if not glob.glob(pattern):
-            warnings.append(Problem(pattern, None, "", "no rule file matches this path", True))
+    if not files:
+        where = ", ".join(patterns) or "rules.paths"
+        warnings.append(Problem(where, None, "", "no rule file matches these paths", True))
     for file in files:
         try:
             located = load_located(file)

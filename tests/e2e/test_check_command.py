@@ -50,6 +50,22 @@ def test_prometheus_flag_reports_promql_syntax_errors_per_rule(tmp_path: Path, p
     config.write_text(f"prometheus: {{url: '{prom.url}'}}\nrules: {{paths: ['{rules}']}}\n")
     result = check("--config", str(config), "--prometheus")
     assert result.returncode == 1
-    lines = [line for line in result.stderr.splitlines() if "g/" in line]
+    lines = [line for line in result.stderr.splitlines() if ": expr: " in line]
     assert len(lines) == 1 and lines[0].startswith(f"{rules}:6: g/Broken: expr: ") and "parse error" in lines[0]
     assert check("--config", str(config)).returncode == 0  # without --prometheus the YAML is fine
+
+
+def test_invalid_priority_is_an_error_and_a_defaulted_priority_a_warning(tmp_path: Path) -> None:
+    (tmp_path / "rules").mkdir()
+    path = tmp_path / "rules" / "p.yaml"
+    path.write_text(
+        "groups:\n  - name: g\n    rules:\n"
+        "      - {alert: Defaulted, expr: up == 0, labels: {severity: page}}\n"
+        "      - {alert: Invalid, expr: up == 0, labels: {priority: P5}}\n"
+        "      - {alert: Mapped, expr: up == 0, labels: {severity: critical}}\n"
+    )
+    result = check(cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{path}:5: g/Invalid: labels: invalid priority 'P5'" in result.stderr
+    assert f"{path}:4: warning: g/Defaulted: labels: no priority label" in result.stderr
+    assert "Mapped" not in result.stderr

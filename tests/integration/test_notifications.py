@@ -252,3 +252,36 @@ def test_slack_down_for_30s_then_back_delivers_everything_once_in_order(world: W
     kinds = [r.params["text"] for r in replies]
     assert len(replies) == 2, kinds  # acknowledged, condition cleared: once each
     assert "acknowledged" in kinds[0].lower() and "clear" in kinds[1].lower()
+
+
+def test_row_left_sending_by_a_crash_is_not_posted_twice(world: World) -> None:
+    """A crash after Slack accepted a post but before the row was marked sent."""
+    world.samples = [down("a:80")]
+    world.tick(T0)
+    with world.engine.connect() as conn:
+        (row,) = outbox_store.all_rows(conn)
+    facts = world.dispatcher._facts(row["ticket_id"])
+    assert facts is not None
+    world.dispatcher.sender.post("#alerts", MessageRenderer().opening(facts[0], []), None, row["id"])
+    with world.engine.begin() as conn:
+        outbox_store.mark(conn, row["id"], status="sending")
+    world.drain_all()
+    assert len(world.slack.messages("#alerts")) == 1
+    with world.engine.connect() as conn:
+        assert outbox_store.thread(conn, row["ticket_id"]) is not None  # bookkeeping completed
+
+
+def test_row_left_sending_before_the_post_reached_slack_is_posted(world: World) -> None:
+    world.samples = [down("a:80")]
+    world.tick(T0)
+    world.drain_all()
+    world.samples = []
+    world.tick(T0 + timedelta(minutes=1))  # condition cleared: a thread reply is queued
+    with world.engine.connect() as conn:
+        event = next(r for r in outbox_store.all_rows(conn) if r["kind"] == "event")
+    with world.engine.begin() as conn:
+        outbox_store.mark(conn, event["id"], status="sending")
+    world.clock.now = T0 + timedelta(minutes=1)
+    world.drain_all()
+    (opening,) = [m for m in world.slack.messages("#alerts") if not m.thread_ts]
+    assert len(world.slack.threads()[opening.ts]) == 1
