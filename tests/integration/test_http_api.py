@@ -7,8 +7,6 @@ Each test runs on SQLite and on PostgreSQL (the `db_url` fixture).
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -35,6 +33,7 @@ from slawatch.sla import SlaPolicy
 from slawatch.store import tickets as store
 from slawatch.store.engine import make_engine, upgrade
 from slawatch.store.tickets import TicketRow
+from tests.support.slack_requests import click, signed_headers
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 T0 = datetime(2026, 6, 1, 8, 0, tzinfo=timezone.utc)
@@ -65,25 +64,8 @@ def open_ticket(engine: Engine, at: datetime) -> int:
     return ticket.id
 
 
-def click(action_id: str, ticket_id: int | str, user: dict[str, str] | None = None) -> bytes:
-    """A form body as Slack posts it for a button click in a message."""
-    payload = {
-        "type": "block_actions",
-        "user": user or {"id": "U123ABC", "username": "alice", "name": "alice", "team_id": "T1"},
-        "actions": [{"action_id": action_id, "block_id": "b", "value": str(ticket_id), "type": "button"}],
-        "response_url": "https://hooks.slack.invalid/actions/1",
-    }
-    return urlencode({"payload": json.dumps(payload)}).encode()
-
-
 def slack_headers(body: bytes, timestamp: int, secret: str = SECRET) -> dict[str, str]:
-    base = b"v0:" + str(timestamp).encode() + b":" + body
-    signature = "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
-    return {
-        "X-Slack-Request-Timestamp": str(timestamp),
-        "X-Slack-Signature": signature,
-        "Content-Type": "application/x-www-form-urlencoded",
-    }
+    return signed_headers(body, timestamp, secret)
 
 
 @dataclass

@@ -285,3 +285,31 @@ def test_row_left_sending_before_the_post_reached_slack_is_posted(world: World) 
     world.drain_all()
     (opening,) = [m for m in world.slack.messages("#alerts") if not m.thread_ts]
     assert len(world.slack.threads()[opening.ts]) == 1
+
+
+def test_ack_button_click_acknowledges_and_posts_in_the_thread(world: World) -> None:
+    """The whole loop: Slack button -> signed HTTP request -> ticket acked -> thread reply."""
+    import requests
+
+    from slawatch.http_api import HttpServer, make_app
+    from tests.support.slack_requests import click, signed_headers
+
+    world.samples = [down("a:80")]
+    world.tick(T0)
+    world.drain_all()
+    (opening,) = world.slack.messages("#alerts")
+    app = make_app(world.engine, "test-signing-secret", world.clock, on_change=world.dispatcher.wake, announcer=world.announcer)
+    server = HttpServer(app, "127.0.0.1", 0)
+    server.start()
+    try:
+        body = click("ack", 1, {"id": "U0CLICKER", "username": "dave"})
+        headers = signed_headers(body, int(world.clock().timestamp()), "test-signing-secret")
+        response = requests.post(f"http://127.0.0.1:{server.port}/slack/interactions", data=body, headers=headers, timeout=5)
+        assert response.status_code == 200
+    finally:
+        server.stop()
+    world.drain_all()
+    (reply,) = world.slack.threads()[opening.ts]
+    assert "U0CLICKER" in all_texts(reply) or "dave" in all_texts(reply)
+    (updated,) = [m for m in world.slack.messages("#alerts") if not m.thread_ts]
+    assert updated.updates, "opening message was not updated"
