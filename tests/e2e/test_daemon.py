@@ -15,6 +15,8 @@ import pytest
 
 from slawatch.alert_listing import list_alerts
 from slawatch.model import Alert
+from slawatch.store import tickets as tickets_store
+from slawatch.store.engine import make_engine
 from tests.support.daemon_process import DaemonProcess
 from tests.support.exporter import Exporter
 from tests.support.prometheus import PrometheusServer
@@ -130,6 +132,12 @@ def test_unreachable_prometheus_freezes_alerts_and_raises_its_own_alert(setup: S
             assert [a.state.value for a in setup.alerts("SlowBurn")] == ["firing"]
             events = daemon.events()
             assert any(e["event"] == "rule_query_failed" and e["kind"] == "unreachable" for e in events)
+            # queries now take their 2 s timeout at a 1 s interval: skipped ticks are logged
+            assert any(e["event"] == "tick_skipped" and e["reason"] == "previous_tick_running" for e in events)
+            # and monitoring-blindness is an incident like any other: a P1 ticket
+            with make_engine(setup.db_url).connect() as conn:
+                blind_tickets = [t for t in tickets_store.listing(conn) if t.rule == "SlawatchPrometheusUnreachable"]
+            assert [(t.priority, t.status) for t in blind_tickets] == [("P1", "open")]
         finally:
             setup.prom.resume()
         wait_until(lambda: not setup.alerts("SlawatchPrometheusUnreachable"), 20, 0.2, "blind alert never resolved")
