@@ -17,13 +17,9 @@ from sqlalchemy import Connection
 
 from slawatch.model import EventKind
 from slawatch.notify.outbox import Announcer
-from slawatch.sla import DeadlineEventKind, DeadlineKind, Deadlines, due_deadline_events
+from slawatch.sla import DeadlineEventKind, DeadlineKind, due_deadline_events
 from slawatch.store import tickets as store
 from slawatch.store.tickets import TicketRow
-
-
-def deadlines_of(ticket: TicketRow) -> Deadlines:
-    return Deadlines(ticket.response_due, ticket.recovery_due, ticket.response_warn_at, ticket.recovery_warn_at)
 
 
 def due_events(ticket: TicketRow, already: set[tuple[str, str]], now: datetime) -> list[dict[str, Any]]:
@@ -35,7 +31,7 @@ def due_events(ticket: TicketRow, already: set[tuple[str, str]], now: datetime) 
     recorded = {(DeadlineKind(d), DeadlineEventKind(k)) for d, k in already}
     rows = []
     for deadline, kind, instant in due_deadline_events(
-        deadlines_of(ticket), ticket.acknowledged_at, ticket.recovered_at, recorded, now
+        ticket.deadlines(), ticket.acknowledged_at, ticket.recovered_at, recorded, now
     ):
         event = EventKind.DEADLINE_WARNING if kind is DeadlineEventKind.WARNING else EventKind.DEADLINE_BREACHED
         due = ticket.response_due if deadline is DeadlineKind.RESPONSE else ticket.recovery_due

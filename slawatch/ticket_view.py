@@ -14,12 +14,8 @@ import json
 from datetime import datetime
 from typing import Any
 
-from slawatch.sla import Deadlines, recovery_met, response_met
+from slawatch.sla import recovery_met, response_met
 from slawatch.store.tickets import EventRow, TicketRow
-
-
-def _deadlines(t: TicketRow) -> Deadlines:
-    return Deadlines(t.response_due, t.recovery_due, t.response_warn_at, t.recovery_warn_at)
 
 
 def outcomes(t: TicketRow, now: datetime) -> tuple[bool | None, bool | None]:
@@ -28,8 +24,8 @@ def outcomes(t: TicketRow, now: datetime) -> tuple[bool | None, bool | None]:
     responded = t.acknowledged_at or (t.resolved_at if resolved else None)
     recovered = t.recovered_at or (t.resolved_at if t.resolution == "manual" else None)
     return (
-        response_met(_deadlines(t), responded, now),
-        recovery_met(_deadlines(t), recovered, resolved, now),
+        response_met(t.deadlines(), responded, now),
+        recovery_met(t.deadlines(), recovered, resolved, now),
     )
 
 

@@ -15,6 +15,7 @@ from sqlalchemy import Connection, and_, func, insert, select, update
 
 from slawatch.lifecycle import ManuallyResolved, OpenTicket
 from slawatch.model import EventKind, Resolution, TicketStatus
+from slawatch.sla import Deadlines
 from slawatch.store.schema import ticket_events, ticket_series, tickets
 
 UNRESOLVED = (TicketStatus.OPEN.value, TicketStatus.ACKNOWLEDGED.value)
@@ -46,6 +47,10 @@ class TicketRow:
     verification_seconds: float
     channel: str | None = None
     escalation: str | None = None  # JSON of the on-call chain snapshot
+
+    def deadlines(self) -> Deadlines:
+        """The SLA snapshot stored at open."""
+        return Deadlines(self.response_due, self.recovery_due, self.response_warn_at, self.recovery_warn_at)
 
 
 @dataclass(frozen=True)
