@@ -133,6 +133,7 @@ class Daemon:
             misfire_grace_time=max(1, int(interval.total_seconds())),
         )
         self.scheduler.start()
+        self.dispatcher.renderer.check()  # compile the Slack templates before the first incident
         self.dispatcher.start()
         self._start_http()
 
