@@ -15,15 +15,29 @@ import functools
 import math
 import re
 import warnings
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus, urlparse
 
 from slawatch.gotemplate_parse import (
-    Action, Break, Chain, Command, Control, Dot, Field, Identifier, Literal, Nil,
-    Node, Pipe, TemplateError, Text, Variable, parse_nodes,
+    Action,
+    Break,
+    Chain,
+    Command,
+    Control,
+    Dot,
+    Field,
+    Identifier,
+    Literal,
+    Nil,
+    Node,
+    Pipe,
+    TemplateError,
+    Text,
+    Variable,
+    parse_nodes,
 )
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Template", "TemplateError", "expand", "parse"]
@@ -103,7 +117,7 @@ def _digits(x: float) -> tuple[str, int]:
     return stripped.rstrip("0"), point
 
 
-def _shortest(x: float, upper: bool) -> str:
+def _shortest(x: float) -> str:
     """Go's strconv 'g' with precision -1 (what %v prints) for finite x >= 0."""
     if x == 0:
         return "0"
@@ -111,7 +125,7 @@ def _shortest(x: float, upper: bool) -> str:
     exp = point - 1
     if exp < -4 or exp >= 6:
         mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{mantissa}{'E' if upper else 'e'}{'-' if exp < 0 else '+'}{abs(exp):02d}"
+        return f"{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
     if point <= 0:
         return "0." + "0" * -point + digits
     if point >= len(digits):
@@ -152,7 +166,7 @@ def _format_float(x: float, verb: str, spec: _Spec) -> str:
     elif verb in "xX":
         body = _float_x(value, prec)
     elif verb in "vgG":
-        body = _shortest(value, False) if prec is None else "%.*g" % (prec, value)
+        body = _shortest(value) if prec is None else "%.*g" % (prec, value)
     else:
         body = ("%.*e" if verb in "eE" else "%.*f") % (6 if prec is None else prec, value)
     if "#" in spec.flags and verb != "b":
@@ -545,13 +559,32 @@ _POSIX = {"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blan
           "word": "0-9A-Za-z_", "xdigit": "0-9A-Fa-f"}
 
 
+_WORD = "[0-9A-Za-z_]"
+_ASCII_BOUNDARY = f"(?:(?<={_WORD})(?!{_WORD})|(?<!{_WORD})(?={_WORD}))"
+_ASCII_INSIDE = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
+_REPEAT = re.compile(r"[*+?]|\{[0-9]+(?:,[0-9]*)?\}")
+
+
+class _RegexSyntax(ValueError):
+    """RE2 syntax that Go rejects; the message is Go's."""
+
+
+class _RegexUnsupported(_RegexSyntax):
+    """Valid RE2 that Python's re cannot express; reported when the template is parsed."""
+
+
 def _translate_regex(pattern: str) -> str:
-    """Rewrite RE2 syntax where Python differs: `$`, `\\z`, ASCII `\\d\\s\\w`, POSIX classes."""
+    r"""Rewrite RE2 syntax where Python's re differs, or raise _RegexSyntax.
+
+    Differences handled: `$` and `\z` mean end of text, `\d \s \w \b` are ASCII,
+    POSIX classes, `\Q...\E`, `\x{...}`, `(?<name>`, a `{` that is no repeat is literal,
+    and a repeat of a repeat (Python's possessive `a++`) is an error.
+    """
     multiline = re.match(r"\(\?[a-zA-Z]*m", pattern) is not None
-    out, i, in_class = [], 0, False
+    out, i, in_class, repeated = [], 0, False, False
     while i < len(pattern):
         c, nxt = pattern[i], pattern[i + 1 : i + 2]
-        step = 1
+        rest, step, was_repeat = pattern[i:], 1, False
         if c == "\\" and nxt:
             step = 2
             if nxt == "Q":
@@ -562,17 +595,22 @@ def _translate_regex(pattern: str) -> str:
             elif nxt.lower() in _PERL and not (in_class and nxt.isupper()):
                 cls = _PERL[nxt.lower()]
                 out.append(cls if in_class else f"[{'^' if nxt.isupper() else ''}{cls}]")
-            elif nxt in "123456789pPCZ":
-                raise re.error(f"invalid or unsupported escape sequence: `\\{nxt}`")
+            elif nxt in "bB" and not in_class:
+                out.append(_ASCII_BOUNDARY if nxt == "b" else _ASCII_INSIDE)
+            elif nxt in "123456789CZ":
+                raise _RegexSyntax(f"invalid escape sequence: `\\{nxt}`")
+            elif nxt in "pP":
+                raise _RegexUnsupported(f"Unicode classes such as `{rest[:4]}` in regexps "
+                                        "are not supported by slawatch")
             elif nxt == "z":
                 out.append("\\Z")
-            elif (m := re.match(r"\\x\{([0-9a-fA-F]{1,6})\}", pattern[i:])) is not None:
+            elif (m := re.match(r"\\x\{([0-9a-fA-F]{1,6})\}", rest)) is not None:
                 out.append(re.escape(chr(int(m.group(1), 16))))
                 step = m.end()
             else:
-                out.append(pattern[i : i + 2])
+                out.append(rest[:2])
         elif in_class:
-            posix = re.match(r"\[:(\w+):\]", pattern[i:])
+            posix = re.match(r"\[:(\w+):\]", rest)
             if posix and posix.group(1) in _POSIX:
                 out.append(_POSIX[posix.group(1)])
                 step = posix.end()
@@ -581,19 +619,34 @@ def _translate_regex(pattern: str) -> str:
                 out.append("\\[" if c == "[" else c)
         elif c == "[":
             in_class = True
-            head = re.match(r"\[\^?\]?", pattern[i:]).group()  # type: ignore[union-attr]
+            head = re.match(r"\[\^?\]?", rest).group()  # type: ignore[union-attr]
             out.append(head[:-1] + "\\]" if head.endswith("]") else head)
             step = len(head)
+        elif (repeat := _REPEAT.match(rest)) is not None:
+            if repeated:
+                raise _RegexSyntax(f"invalid nested repetition operator: `{out[-1]}{repeat.group()}`")
+            step, was_repeat = repeat.end(), True
+            if rest[step : step + 1] == "?":  # lazy marker belongs to this repeat
+                step += 1
+            out.append(rest[:step])
+        elif c == "{":
+            out.append("\\{")
         elif c == "$" and not multiline:
             out.append("\\Z")
         elif c == "(" and nxt == "?":
-            if re.match(r"\(\?(?:[=!#]|<[=!]|P=|>|[a-zA-Z-]*U)", pattern[i:]):
-                raise re.error(f"invalid or unsupported Perl syntax: `{pattern[i:i + 3]}`")
-            named = pattern.startswith("(?<", i)
+            if re.match(r"\(\?[a-zA-Z-]*U", rest):
+                raise _RegexUnsupported("the regexp flag U is not supported by slawatch")
+            if i > 0 and (flags := re.match(r"\(\?[a-zA-Z-]+\)", rest)):
+                raise _RegexUnsupported(f"regexp flags `{flags.group()}` after the start of a "
+                                        "pattern are not supported by slawatch; move them first")
+            if re.match(r"\(\?(?:[=!#]|<[=!]|P=|>)", rest):
+                raise _RegexSyntax(f"invalid or unsupported Perl syntax: `{rest[:3]}`")
+            named = rest.startswith("(?<")
             out.append("(?P<" if named else c)
             step = 3 if named else 1
         else:
             out.append(c)
+        repeated = was_repeat
         i += step
     return "".join(out)
 
@@ -614,6 +667,8 @@ def _compile(pattern: str) -> re.Pattern[str] | str:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             return re.compile(_translate_regex(pattern))
+    except _RegexSyntax as exc:
+        return str(exc)
     except (re.error, ValueError, OverflowError) as exc:
         message = str(getattr(exc, "msg", exc))
         message = next((go for py, go in _RE_ERRORS.items() if message.startswith(py)), message)
@@ -774,6 +829,36 @@ _FUNCTIONS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
     "pathPrefix": (lambda: None, ()),
 }
 SUPPORTED_FUNCTIONS = frozenset(_FUNCTIONS)
+
+
+def _pipe_commands(pipe: Pipe) -> Iterator[Command]:
+    for cmd in pipe.cmds:
+        yield cmd
+        for arg in cmd.args:
+            if isinstance(arg, (Pipe, Chain)):
+                yield from _pipe_commands(arg if isinstance(arg, Pipe) else arg.node)
+
+
+def _commands(nodes: tuple[Node, ...]) -> Iterator[Command]:
+    for node in nodes:
+        if isinstance(node, (Action, Control)):
+            yield from _pipe_commands(node.pipe)
+        if isinstance(node, Control):
+            yield from _commands(node.body + node.orelse)
+
+
+def _check_regexps(text: str, nodes: tuple[Node, ...]) -> None:
+    """Reject literal patterns slawatch cannot run, so `check` reports them, not a tick."""
+    for cmd in _commands(nodes):
+        name, pattern = cmd.args[0], cmd.args[1:2]
+        if (isinstance(name, Identifier) and name.name in ("match", "reReplaceAll") and pattern
+                and isinstance(pattern[0], Literal) and isinstance(pattern[0].value, str)):
+            try:
+                _translate_regex(pattern[0].value)
+            except _RegexUnsupported as exc:
+                raise TemplateError.at(text, pattern[0].pos, str(exc)) from None
+            except _RegexSyntax:
+                pass  # invalid RE2: Prometheus fails at execution too
 
 
 def _check_function(name: str) -> str | None:
@@ -1007,9 +1092,13 @@ class Template:
 @functools.lru_cache(maxsize=4096)
 def _parse_cached(text: str) -> Template | TemplateError:
     try:
-        return Template(text, parse_nodes(text, _check_function))
+        nodes = parse_nodes(text, _check_function)
+        _check_regexps(text, nodes)
+        return Template(text, nodes)
     except TemplateError as exc:
         return exc
+    except RecursionError:
+        return TemplateError("template nests too deeply")
 
 
 def parse(text: str) -> Template:
@@ -1031,5 +1120,5 @@ def expand(text: str, labels: Mapping[str, str], value: float,
         return template.render(labels, value, external_labels, external_url)
     except TemplateError as exc:
         return f"<error expanding template: error executing template: {exc}>"
-    except (RecursionError, ValueError, OverflowError) as exc:  # a bug here must not kill a tick
-        return f"<error expanding template: {exc}>"
+    except Exception as exc:  # noqa: BLE001 - like Prometheus' recover(): never stop a tick
+        return f"<error expanding template: internal error: {exc!r}>"

@@ -121,6 +121,10 @@ RULES: list[dict[str, Any]] = [
                   'true 65 65 255 "hi" 255 8 "abcdef" "ab" "ab" }}',
         "missing": '{{ printf "%s %d" }}|{{ printf "%s" "a" "b" 3 }}|{{ printf "%z" 3 }}',
         "parse": "{{ parseDuration \"1h30m\" }}",
+        "exotic": '{{ printf "%#v|%x|%b|%#g|%#U|%+q|% x|%#08x|%.1f" $labels 2.5 2.5 2.5 65 '
+                  '"héllo" "abc" 255 (humanize $value) }}',
+        "regexp": '{{ reReplaceAll "a{,2}" "<$0>" "a{,2}aa" }} {{ match "\\\\bé" "é" }} '
+                  '{{ reReplaceAll "(?P<h>[^.]+)\\\\..*" "${h}" $labels.instance }}',
     }},
     {"alert": "Variables", "expr": _series("12", team="sre"), "annotations": {
         "vars": "{{ $t := $labels.team }}{{ $t = printf \"%s!\" $t }}{{ $t }} "

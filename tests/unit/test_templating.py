@@ -156,6 +156,26 @@ PRINTF = [
          id="Inf flags"),
     case('{{ printf "%v %d %q" nil nil 65 }}|{{ printf "%d" (safeHtml "x") }}',
          "<nil> %!d(<nil>) 'A'|%!d(template.HTML=x)", id="nil and named string type"),
+    case('{{ printf "%.1f" (humanize $value) }}|{{ printf "%5d" "x" }}|{{ printf "%+d" 0.5 }}',
+         "%!f(string=2)|%!d(string=    x)|%!d(float64=+0.5)", 2.5,
+         id="a wrong verb still applies its flags to the value"),
+    case('{{ printf "%#v|%#v|%#v|%#v|%#v" "héllo" 2.5 1 true $labels }}',
+         '"héllo"|2.5|1|true|map[string]string{"instance":"host.example:9100", "job":"node"}',
+         id="go syntax"),
+    case('{{ printf "%x|%X|%.3x|%b|%x|%b" 2.5 2.5 0.1 2.5 0.0 -0.0025 }}',
+         "0x1.4p+01|0X1.4P+01|0x1.99ap-04|5629499534213120p-51|0x0p+00|-5764607523034235p-61",
+         id="hex and binary floats"),
+    case('{{ printf "%#g|%#.3g|%#v|%#e|%#.0f|%#x" 2.5 1e-9 2.5 2.5 3.0 2.5 }}',
+         "2.50000|1.00e-09|2.5|2.500000e+00|3.|0x1.4000p+01", id="sharp flag on floats"),
+    case('{{ printf "%U|%#U|%.6U|%U" 65 65 65 -42 }}',
+         "U+0041|U+0041 'A'|U+000041|U+FFFFFFFFFFFFFFD6", id="unicode verb"),
+    case('{{ printf "%+q|%#q|%#q|%+q" "héllo" "a b" "a`b" 233 }}',
+         "\"h\\u00e9llo\"|`a b`|\"a`b\"|'\\u00e9'", id="quote flags"),
+    case('{{ printf "% x|%#x|%# x|%.3x|%08.3x|%X" "abc" "abc" "abc" "héllo" "héllo" "hi" }}',
+         "61 62 63|0x616263|0x61 0x62 0x63|68c3a9|0068c3a9|6869", id="hex strings"),
+    case('{{ printf "%#08x|%0#12b|%#.6o|%08d|%-08d|" 255 1 -42 -42 -42 }}',
+         "0x000000ff|0b000000000001|-000052|-0000042|-42     |",
+         id="zero padding ignores the 0x prefix like Go"),
 ]
 
 PROMETHEUS_FUNCTIONS = [
@@ -215,6 +235,10 @@ REGEX = [
          '{{ match "node$" "node\\n" }}|{{ match "^\\\\d+$" "\\u0663" }}|'
          '{{ match "^[[:alpha:]]+$" "abc" }}', "true|true|false|false|true",
          id="match is unanchored RE2 with ASCII classes"),
+    case('{{ reReplaceAll "a{,2}" "<$0>" "a{,2}aa" }}|{{ match "\\\\bé" "é" }}|'
+         '{{ reReplaceAll "\\\\bfoo\\\\b" "F" "foo food foo" }}|'
+         '{{ reReplaceAll "\\\\z" "!" "ab\\n" }}|{{ reReplaceAll "a\\\\Q.*\\\\Eb" "X" "a.*b" }}',
+         "<a{,2}>aa|false|F food F|ab\n!|X", id="RE2 literal braces ASCII word boundary and quoting"),
 ]
 
 
@@ -248,7 +272,16 @@ EXEC_ERRORS = [
      "1e+10 cannot be represented as a nanoseconds timestamp since it overflows int64", "overflow"),
     ('{{ reReplaceAll "(" "x" "y" }}', "error calling reReplaceAll: regexp: Compile(`(`): "
      "error parsing regexp:", "bad regexp in reReplaceAll"),
-    ('{{ match "(" "x" }}', "error calling match: error parsing regexp:", "bad regexp in match"),
+    ('{{ match "(" "x" }}', "error calling match: error parsing regexp: missing closing ): `(`",
+     "bad regexp in match"),
+    ('{{ reReplaceAll "[" "" "aa" }}', "error parsing regexp: missing closing ]: `[`",
+     "unclosed class"),
+    ('{{ match "a**" "aa" }}', "error parsing regexp: invalid nested repetition operator: `**`",
+     "nested repetition"),
+    ('{{ reReplaceAll "a++" "" "aa" }}', "invalid nested repetition operator: `++`",
+     "possessive repeat is not RE2"),
+    ('{{ reReplaceAll "(a)\\\\1" "" "aa" }}', "error parsing regexp: invalid escape sequence: `\\1`",
+     "backreference"),
     ('{{ parseDuration "5 min" }}', 'not a valid duration string: "5 min"', "bad duration"),
     ("{{ index $labels 1 }}", "value has type int; should be string", "map index type"),
     ("{{ index $value 1 }}", "can't index item of type float64", "index a float"),
@@ -308,6 +341,10 @@ PARSE_ERRORS = [
     ("{{ true.x }}", 1, 4, 'unexpected . after term "true"', "field of a literal"),
     ('{{ printf "%s"$x }}', 1, 15, 'unexpected "$x" in operand', "missing space"),
     ("{{ 1i }}", 1, 4, "complex number 1i is not supported", "complex constant"),
+    ('{{ match "\\\\pL+" "x" }}', 1, 10, "Unicode classes such as `\\pL+`", "unicode class"),
+    ('{{ if 1 }}{{ (reReplaceAll "(?U)a+" "" "a") }}{{ end }}', 1, 28,
+     "the regexp flag U is not supported by slawatch", "ungreedy flag inside a pipeline"),
+    ('{{ match "a(?i)b" "aB" }}', 1, 10, "regexp flags `(?i)` after the start", "mid-pattern flags"),
 ]
 
 
