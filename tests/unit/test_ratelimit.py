@@ -1,0 +1,46 @@
+"""Per-channel token bucket and outbox backoff, with explicit times."""
+
+from datetime import timedelta
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from slawatch.notify.dispatcher import MAX_BACKOFF, backoff
+from slawatch.notify.ratelimit import ChannelLimiter, TokenBucket
+
+
+def test_bucket_allows_a_burst_then_one_per_second() -> None:
+    bucket = TokenBucket(rate=1.0, capacity=3.0)
+    assert [bucket.take(0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert bucket.take(0.0) == pytest.approx(1.0)
+    assert bucket.take(0.5) == pytest.approx(0.5)
+    assert bucket.take(1.0) == 0.0
+
+
+def test_channels_have_their_own_buckets() -> None:
+    limiter = ChannelLimiter(rate=1.0, capacity=1.0)
+    assert limiter.take("#a", 0.0) == 0.0
+    assert limiter.take("#a", 0.0) > 0
+    assert limiter.take("#b", 0.0) == 0.0
+
+
+@given(st.lists(st.floats(min_value=0, max_value=0.5), min_size=1, max_size=200))
+def test_never_more_than_capacity_plus_rate_times_elapsed(gaps: list[float]) -> None:
+    bucket = TokenBucket(rate=1.0, capacity=3.0)
+    now, sent = 0.0, 0
+    for gap in gaps:
+        now += gap
+        if bucket.take(now) == 0.0:
+            sent += 1
+    assert sent <= 3 + now * 1.0 + 1e-9
+
+
+@pytest.mark.parametrize(
+    "attempts, retry_after, expected",
+    [(1, None, 1), (2, None, 2), (3, None, 4), (10, None, 60), (1, 30.0, 30), (7, 5.0, 60)],
+    ids=["first", "second", "third", "capped", "retry-after wins", "backoff wins"],
+)
+def test_backoff_doubles_is_capped_and_honours_retry_after(attempts: int, retry_after: float | None, expected: int) -> None:
+    assert backoff(attempts, retry_after) == timedelta(seconds=expected)
+    assert backoff(attempts, None) <= MAX_BACKOFF
