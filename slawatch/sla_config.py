@@ -84,12 +84,20 @@ class Holidays(_Section):
     dates: list[date] = Field(default_factory=list)
 
 
+class ServiceSettings(_Section):
+    """A service's availability objective (the `service` label names the service)."""
+
+    availability_target: float = Field(default=0.999, gt=0, le=1)
+    availability_query: str | None = None  # a PromQL ratio of good to total, optional
+
+
 class SlaSettings(_Section):
     timezone: str = "UTC"
     business_hours: BusinessHours = BusinessHours()
     holidays: Holidays = Holidays()
     priorities: dict[Priority, PrioritySettings] = Field(default_factory=dict)
     watch_interval: Duration = timedelta(seconds=10)
+    services: dict[str, ServiceSettings] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _builds(self) -> "SlaSettings":
