@@ -120,6 +120,7 @@ def _open(
                 "labels": json.dumps(dict(incident.labels), sort_keys=True),
                 "annotations": json.dumps(dict(incident.series[0].annotations), sort_keys=True),
                 "series_count": len(incident.series),
+                "service": incident.labels.get("service"),
                 "opened_at": at,
                 "response_due": deadlines.response_due,
                 "recovery_due": deadlines.recovery_due,

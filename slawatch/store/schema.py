@@ -88,11 +88,15 @@ tickets = Table(
     Column("verification_seconds", Float, nullable=False),
     Column("channel", String(255), nullable=True),  # Slack route, decided at open
     Column("escalation", Text, nullable=True),  # JSON: on-call chain snapshot at open
+    Column("service", String(255), nullable=True),  # the `service` label, for the monthly report
 )
 Index(None, tickets.c.open_identity, unique=True)
 Index(None, tickets.c.group_key, tickets.c.status)
 Index(None, tickets.c.identity)
 Index(None, tickets.c.opened_at)
+Index(None, tickets.c.service, tickets.c.opened_at, tickets.c.priority)
+Index(None, tickets.c.priority, tickets.c.opened_at)
+Index(None, tickets.c.priority, tickets.c.resolved_at)
 
 # The series (alert label sets) a ticket covers: one, or many for a `group_by` rule.
 ticket_series = Table(

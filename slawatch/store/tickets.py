@@ -47,6 +47,7 @@ class TicketRow:
     verification_seconds: float
     channel: str | None = None
     escalation: str | None = None  # JSON of the on-call chain snapshot
+    service: str | None = None
 
     def deadlines(self) -> Deadlines:
         """The SLA snapshot stored at open."""
