@@ -189,3 +189,64 @@ def tickets_resolve(config_file: str | None, ticket_id: int, by: str, note: str)
     from slawatch.actions import resolve
 
     _act(config_file, lambda conn, now, announcer: resolve(conn, ticket_id, by, note, now, announcer))
+
+
+@main.command()
+@config_option
+@click.option("--month", "month", is_flag=False, flag_value="", default="", metavar="YYYY-MM",
+              help="The month (default: the last full month in the SLA timezone).")
+@click.option("--format", "fmt", type=click.Choice(["text", "markdown", "html", "json", "csv"]), default="text",
+              show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE instead of the terminal.")
+@click.option("--service", help="Only this service (the `service` label).")
+@click.option("--post-slack", "post_slack", is_flag=False, flag_value="-", default=None, metavar="[CHANNEL]",
+              help="Post the summary with the HTML report attached (default channel: slack.channel).")
+def report(config_file: str | None, month: str, fmt: str, output: str | None, service: str | None,
+           post_slack: str | None) -> None:
+    """Monthly SLA attainment: per priority, breaches, availability per service."""
+    import re
+
+    from slawatch.report import ServiceTarget, build_report, last_full_month
+    from slawatch.report_render import render, slack_summary
+    from slawatch.source import PrometheusSource
+
+    settings = _settings(config_file)
+    now = datetime.now(timezone.utc)
+    tz = settings.sla.timezone
+    month = month or last_full_month(now, tz)
+    if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+        click.echo(f"error: --month {month!r} is not YYYY-MM", err=True)
+        sys.exit(2)
+    targets = {n: ServiceTarget(s.availability_target, s.availability_query) for n, s in settings.sla.services.items()}
+    priority_targets = {p.value: pol.target_attainment for p, pol in settings.sla.policy().priorities.items()}
+    source = None
+    if any(t.availability_query for t in targets.values()):
+        source = PrometheusSource(settings.prometheus.url, settings.prometheus.timeout)
+    try:
+        with _engine(config_file).connect() as conn:
+            data = build_report(conn, month, targets=targets, priority_targets=priority_targets, timezone=tz, now=now,
+                                service=service, query=source.query if source else None)
+    finally:
+        if source is not None:
+            source.close()
+    text = render(data, fmt)  # type: ignore[arg-type]
+    if output:
+        with open(output, "w", encoding="utf-8") as f:
+            f.write(text)
+    else:
+        click.echo(text, nl=not text.endswith("\n"))
+    if post_slack is not None:
+        from slawatch.notify.senders import SendFailed, SlackSender
+
+        token = settings.slack.bot_token()
+        if not token:
+            click.echo("error: --post-slack needs a Slack token (SLACK_BOT_TOKEN or slack.token)", err=True)
+            sys.exit(1)
+        channel = settings.slack.channel if post_slack in ("", "-") else post_slack
+        try:
+            SlackSender(token, settings.slack.base_url, settings.slack.timeout).upload(
+                channel, slack_summary(data), f"slawatch-{month}.html", render(data, "html")
+            )
+        except SendFailed as exc:
+            click.echo(f"error: posting to Slack failed: {exc}", err=True)
+            sys.exit(1)

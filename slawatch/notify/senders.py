@@ -103,6 +103,13 @@ class SlackSender:
                 return Posted(channel_id, str(message["ts"]))
         return None
 
+    def upload(self, channel: str, text: str, filename: str, content: str) -> None:
+        """Post `text` with a file attached (files_upload_v2), e.g. the monthly HTML report."""
+        self._call(
+            self._client.files_upload_v2, channel=channel, initial_comment=text, filename=filename,
+            title=filename, content=content,
+        )
+
     def user_for_email(self, email: str) -> str | None:
         """users.lookupByEmail, cached (also the misses) for the life of the daemon."""
         if email not in self._users:
