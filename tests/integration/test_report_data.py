@@ -31,6 +31,7 @@ responds in 15 min / recovers in 2 h, P1 30 min / 4 h, P2 2 h / 8 h, verificatio
 from __future__ import annotations
 
 import json
+import time
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
@@ -435,3 +436,31 @@ def test_last_full_month_is_the_previous_local_month() -> None:
 def test_the_blind_rule_and_group_are_the_runners() -> None:
     assert report.BLIND_RULE == runner.BLIND_RULE
     assert report.BLIND_GROUP_KEY == BLIND.key
+
+
+def test_availability_query_is_evaluated_by_a_real_prometheus(tmp_path, prometheus_factory, exporter) -> None:  # type: ignore[no-untyped-def]
+    """The service's PromQL ratio, averaged over the month by Prometheus itself."""
+    from slawatch.source import PrometheusSource
+    from tests.support.waiting import wait_until
+
+    exporter.set("api_good_ratio", {}, 0.995)
+    prom = prometheus_factory({"api": [exporter.address]})
+    wait_until(lambda: prom.query("api_good_ratio"), 20, 0.2, "gauge never scraped")
+    # The month is averaged on a one-minute grid: wait until one grid point has data.
+    first = datetime.now(UTC)
+    time.sleep(60 - first.second - first.microsecond / 1e6 + 2)
+    engine = make_engine(f"sqlite:///{tmp_path / 'r.db'}")
+    upgrade(engine)
+    now = datetime.now(UTC)
+    month = now.astimezone(ZoneInfo("Europe/Berlin")).strftime("%Y-%m")
+    source = PrometheusSource(prom.url, timedelta(seconds=10))
+    targets = {"api": ServiceTarget(0.999, "api_good_ratio"), "db": ServiceTarget(0.999, "sum(rate(x[")}
+    try:
+        with engine.connect() as conn:
+            r = build_report(conn, month, targets=targets, priority_targets={}, timezone="Europe/Berlin", now=now,
+                             query=source.query)
+    finally:
+        source.close()
+        engine.dispose()
+    assert r["services"]["api"]["query_error"] is None and r["services"]["api"]["query_availability"] == pytest.approx(0.995)
+    assert r["services"]["db"]["query_availability"] is None and r["services"]["db"]["query_error"]
