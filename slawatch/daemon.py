@@ -32,20 +32,20 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.exc import SQLAlchemyError
 
-from slawatch import deadlines
-from slawatch.alerting import TemplateContext
-from slawatch.config import Settings, load_settings
-from slawatch.http_api import HttpServer, make_app
+from slawatch.config.located import InputError
+from slawatch.config.settings import Settings, load_settings
+from slawatch.incidents import watcher as deadlines
 from slawatch.metrics import Metrics
+from slawatch.notify.announce import Announcer
 from slawatch.notify.dispatcher import Dispatcher
 from slawatch.notify.messages import MessageRenderer
-from slawatch.notify.outbox import Announcer
 from slawatch.notify.senders import ConsoleSender, Sender, SlackSender
-from slawatch.rules import RuleGroup, RuleSet, load_rules
-from slawatch.runner import BLIND_GROUP_FILE, GroupRunner, ReachabilityTracker, TicketPolicy, blind_group
+from slawatch.rules.alerting import TemplateContext
+from slawatch.rules.files import RuleGroup, RuleSet, load_rules
+from slawatch.rules.runner import BLIND_GROUP_FILE, GroupRunner, ReachabilityTracker, TicketPolicy, blind_group
 from slawatch.source import PrometheusSource
 from slawatch.store.engine import make_engine, safe_url, upgrade
-from slawatch.yamlfile import InputError
+from slawatch.web import HttpServer, make_app
 
 Clock = Callable[[], datetime]
 WATCHER_JOB = "deadline-watcher"

@@ -126,6 +126,17 @@ class Alert:
         return self.labels.fingerprint()
 
 
+class Priority(str, enum.Enum):
+    """How urgent an incident is; a `str` enum so it stores and serialises as `P0`/`P1`/`P2`.
+
+    P0: core service down. P1: major function degraded. P2: non-critical anomaly.
+    """
+
+    P0 = "P0"
+    P1 = "P1"
+    P2 = "P2"
+
+
 class TicketStatus(str, enum.Enum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"

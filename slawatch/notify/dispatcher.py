@@ -20,8 +20,8 @@ import structlog
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from slawatch.notify.announce import opening_mentions
 from slawatch.notify.messages import EventFacts, Mention, MessageRenderer, TicketFacts, mention
-from slawatch.notify.outbox import opening_mentions
 from slawatch.notify.ratelimit import ChannelLimiter
 from slawatch.notify.senders import Posted, Sender, SendFailed
 from slawatch.store import outbox as store

@@ -13,9 +13,9 @@ from typing import Any, Iterable, Mapping, Sequence
 
 from sqlalchemy import Connection, and_, func, insert, select, update
 
-from slawatch.lifecycle import ManuallyResolved, OpenTicket
+from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket
 from slawatch.model import EventKind, Resolution, TicketStatus
-from slawatch.sla import Deadlines
+from slawatch.sla.deadlines import Deadlines
 from slawatch.store.schema import ticket_events, ticket_series, tickets
 
 UNRESOLVED = (TicketStatus.OPEN.value, TicketStatus.ACKNOWLEDGED.value)

@@ -162,7 +162,7 @@ def generate(url: str, count: int, columns: tuple[str, ...] = COLUMNS) -> None:
 RUNNER = """
 import json, sys
 from datetime import datetime
-from slawatch.report import ServiceTarget, build_report
+from slawatch.report.month import ServiceTarget, build_report
 from slawatch.store.engine import make_engine
 url, now = sys.argv[1], datetime.fromisoformat(sys.argv[2])
 engine = make_engine(url)

@@ -19,12 +19,12 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
-from slawatch import incidents
-from slawatch.classify import Classification
-from slawatch.evaluator import evaluate_group
+from slawatch.incidents import reconcile as incidents
 from slawatch.model import Labels, Sample
-from slawatch.rules import AlertingRule, RuleGroup
-from slawatch.sla import SlaPolicy
+from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.group import evaluate_group
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import SlaPolicy
 from slawatch.store import alert_states
 from slawatch.store.engine import make_engine, upgrade
 from slawatch.store.schema import tickets

@@ -13,7 +13,7 @@ from typing import Iterator
 
 import pytest
 
-from slawatch.alert_listing import list_alerts
+from slawatch.cli.alerts import list_alerts
 from slawatch.model import Alert
 from slawatch.store import tickets as tickets_store
 from slawatch.store.engine import make_engine

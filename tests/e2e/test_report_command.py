@@ -12,13 +12,13 @@ from pathlib import Path
 
 import pytest
 
-from slawatch import incidents
-from slawatch.actions import acknowledge
-from slawatch.classify import Classification
-from slawatch.evaluator import evaluate_group
+from slawatch.incidents import reconcile as incidents
+from slawatch.incidents.actions import acknowledge
 from slawatch.model import Labels, Sample
-from slawatch.rules import AlertingRule, RuleGroup
-from slawatch.sla import SlaPolicy
+from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.group import evaluate_group
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import SlaPolicy
 from slawatch.store.engine import make_engine, upgrade
 from tests.support.slack_api import SlackApiServer
 

@@ -21,18 +21,18 @@ from prometheus_client import CollectorRegistry
 from sqlalchemy import Engine, create_engine
 from structlog.testing import capture_logs
 
-from slawatch import incidents
-from slawatch.actions import acknowledge
-from slawatch.classify import Classification
-from slawatch.evaluator import evaluate_group
-from slawatch.http_api import HttpServer, make_app
+from slawatch.incidents import reconcile as incidents
+from slawatch.incidents.actions import acknowledge
 from slawatch.metrics import Metrics
 from slawatch.model import Labels, Sample
-from slawatch.rules import AlertingRule, RuleGroup
-from slawatch.sla import SlaPolicy
+from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.group import evaluate_group
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import SlaPolicy
 from slawatch.store import tickets as store
 from slawatch.store.engine import make_engine, upgrade
 from slawatch.store.tickets import TicketRow
+from slawatch.web import HttpServer, make_app
 from tests.support.slack_requests import click, signed_headers
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

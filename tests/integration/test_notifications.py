@@ -16,18 +16,19 @@ from typing import Any, Iterator
 
 import pytest
 
-from slawatch import deadlines, incidents
-from slawatch.actions import acknowledge
-from slawatch.classify import Classification
-from slawatch.evaluator import evaluate_group
+from slawatch.config.notify import OncallSettings, SlackSettings
+from slawatch.incidents import reconcile as incidents
+from slawatch.incidents import watcher as deadlines
+from slawatch.incidents.actions import acknowledge
 from slawatch.model import Labels, Sample
+from slawatch.notify.announce import Announcer
 from slawatch.notify.dispatcher import Dispatcher
 from slawatch.notify.messages import MessageRenderer
-from slawatch.notify.outbox import Announcer
 from slawatch.notify.senders import SlackSender
-from slawatch.notify.settings import OncallSettings, SlackSettings
-from slawatch.rules import AlertingRule, RuleGroup
-from slawatch.sla import SlaPolicy
+from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.group import evaluate_group
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import SlaPolicy
 from slawatch.store import outbox as outbox_store
 from slawatch.store.engine import make_engine, upgrade
 from tests.support.slack_api import SlackApiServer
@@ -291,7 +292,7 @@ def test_ack_button_click_acknowledges_and_posts_in_the_thread(world: World) -> 
     """The whole loop: Slack button -> signed HTTP request -> ticket acked -> thread reply."""
     import requests
 
-    from slawatch.http_api import HttpServer, make_app
+    from slawatch.web import HttpServer, make_app
     from tests.support.slack_requests import click, signed_headers
 
     world.samples = [down("a:80")]

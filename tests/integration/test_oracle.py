@@ -14,10 +14,10 @@ from typing import Iterator
 
 import pytest
 
-from slawatch.alert_listing import list_alerts
-from slawatch.config import load_settings
+from slawatch.cli.alerts import list_alerts
+from slawatch.config.settings import load_settings
 from slawatch.daemon import Daemon
-from slawatch.rules import load_rules
+from slawatch.rules.files import load_rules
 from tests.support.exporter import Exporter
 from tests.support.prometheus import PrometheusServer
 from tests.support.waiting import wait_until

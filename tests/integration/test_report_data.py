@@ -40,16 +40,18 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import Engine, text
 
-from slawatch import deadlines, incidents, report, runner
-from slawatch.actions import acknowledge, resolve
-from slawatch.business_time import BusinessCalendar
-from slawatch.classify import Classification
-from slawatch.evaluator import evaluate_group
-from slawatch.model import Labels, Sample
-from slawatch.priority import Priority
-from slawatch.report import ServiceTarget, build_report, last_full_month, month_bounds
-from slawatch.rules import AlertingRule, RuleGroup
-from slawatch.sla import PriorityPolicy, SlaPolicy, Target
+from slawatch.incidents import reconcile as incidents
+from slawatch.incidents import watcher as deadlines
+from slawatch.incidents.actions import acknowledge, resolve
+from slawatch.model import Labels, Priority, Sample
+from slawatch.report import month as report
+from slawatch.report.month import ServiceTarget, build_report, last_full_month, month_bounds
+from slawatch.rules import runner
+from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.group import evaluate_group
+from slawatch.sla.business_time import BusinessCalendar
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import PriorityPolicy, SlaPolicy, Target
 from slawatch.source import FailureKind, QueryFailed
 from slawatch.store import tickets as store
 from slawatch.store.engine import make_engine, upgrade

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from slawatch.report_render import render
+from slawatch.report.render import render
 from tests.unit.test_report_render import CHART_IDS, HOSTILE_HTML, sample_report
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 import yaml
 
-from slawatch.templating import expand
+from slawatch.gotemplate.execute import expand
 
 pytestmark = pytest.mark.prometheus
 

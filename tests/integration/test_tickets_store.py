@@ -15,13 +15,15 @@ import pytest
 from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError
 
-from slawatch import deadlines, incidents, ticket_view
-from slawatch.actions import ActionRefused, acknowledge, resolve
-from slawatch.classify import Classification
-from slawatch.evaluator import evaluate_group
+from slawatch.cli import views as ticket_view
+from slawatch.incidents import reconcile as incidents
+from slawatch.incidents import watcher as deadlines
+from slawatch.incidents.actions import ActionRefused, acknowledge, resolve
 from slawatch.model import Labels, Sample
-from slawatch.rules import AlertingRule, RuleGroup
-from slawatch.sla import SlaPolicy
+from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.group import evaluate_group
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import SlaPolicy
 from slawatch.source import FailureKind, QueryFailed
 from slawatch.store import tickets as store
 from slawatch.store.engine import make_engine, upgrade

@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slawatch.alerting import DuplicateLabelsError, evaluate, restore
 from slawatch.model import Alert, AlertState, Labels, Sample
-from slawatch.rules import AlertingRule
+from slawatch.rules.alerting import DuplicateLabelsError, evaluate, restore
+from slawatch.rules.files import AlertingRule
 
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=timezone.utc)
 STEP = timedelta(seconds=15)

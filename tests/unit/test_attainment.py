@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slawatch import attainment
-from slawatch.attainment import QUANTILES
+from slawatch.report import attainment
+from slawatch.report.attainment import QUANTILES
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
 MEDIAN, P90 = QUANTILES["median"], QUANTILES["p90"]

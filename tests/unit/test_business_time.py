@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from slawatch.business_time import (
+from slawatch.sla.business_time import (
     BusinessCalendar,
     add_business_time,
     business_day_length,

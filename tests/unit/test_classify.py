@@ -2,8 +2,8 @@
 
 import pytest
 
-from slawatch.classify import Classification, InvalidPriority, Reason, classify
-from slawatch.priority import Priority
+from slawatch.model import Priority
+from slawatch.sla.classify import Classification, InvalidPriority, Reason, classify
 
 
 @pytest.mark.parametrize(

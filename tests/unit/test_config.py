@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from slawatch.config import load_settings
-from slawatch.yamlfile import InputError
+from slawatch.config.located import InputError
+from slawatch.config.settings import load_settings
 
 
 def test_defaults_without_a_config_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 
-from slawatch import lifecycle
-from slawatch.classify import Classification
-from slawatch.lifecycle import ManuallyResolved, OpenTicket, identity_of, incidents, plan
-from slawatch.model import Alert, AlertState, Labels
-from slawatch.priority import Priority
-from slawatch.rules import AlertingRule
+from slawatch.incidents import lifecycle
+from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket, identity_of, incidents, plan
+from slawatch.model import Alert, AlertState, Labels, Priority
+from slawatch.rules.files import AlertingRule
+from slawatch.sla.classify import Classification
 
 T0 = datetime(2026, 5, 4, 10, 0, tzinfo=timezone.utc)
 RULE = AlertingRule(name="ServiceDown", expr="up == 0", labels={"priority": "P0"})

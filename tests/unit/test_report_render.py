@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from slawatch import report_charts
-from slawatch.report_render import (
+from slawatch.report import charts as report_charts
+from slawatch.report.render import (
     CSV_COLUMNS,
     FORMATS,
     TEXT_WIDTH,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from slawatch.rules import load_rules
-from slawatch.yamlfile import InputError
+from slawatch.config.located import InputError
+from slawatch.rules.files import load_rules
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT = timedelta(seconds=15)

@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from slawatch.business_time import BusinessCalendar
-from slawatch.priority import Priority
-from slawatch.sla import (
+from slawatch.model import Priority
+from slawatch.sla.business_time import BusinessCalendar
+from slawatch.sla.deadlines import (
     Clock,
     DeadlineEventKind,
     DeadlineKind,

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slawatch.templating import SUPPORTED_FUNCTIONS, Template, TemplateError, expand, parse
+from slawatch.gotemplate.execute import SUPPORTED_FUNCTIONS, Template, TemplateError, expand, parse
 
 LABELS = {"instance": "host.example:9100", "job": "node"}
 EXTERNAL = {"cluster": "eu-1", "env": "prod"}

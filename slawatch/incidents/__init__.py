@@ -1,0 +1,10 @@
+"""Incidents: alerts become tickets, tickets meet deadlines, humans act on them.
+
+    lifecycle  the pure plan: firing incidents + open tickets + now -> actions
+    reconcile  applies one tick's plan in the caller's transaction
+    watcher    records due deadline warnings and breaches, once each
+    actions    acknowledge / resolve by hand (CLI, Slack buttons)
+    ports      the small interfaces this package needs from others (announcing)
+"""
+
+__all__ = ["actions", "lifecycle", "ports", "reconcile", "watcher"]

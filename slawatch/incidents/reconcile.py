@@ -1,0 +1,157 @@
+"""Turns one tick's alert outcome into ticket changes, inside the caller's transaction.
+
+The pure `lifecycle.plan` decides; this module reads what the plan needs, computes the
+SLA snapshot of new tickets (deadlines from `sla`, stored once at open), and writes
+tickets, series and timeline events. The database's unique index on `open_identity`
+is the last word on "one unresolved ticket per identity".
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection
+
+from slawatch.incidents import lifecycle
+from slawatch.model import Alert, AlertState, EventKind, Resolution, TicketStatus
+from slawatch.notify.announce import Announcer
+from slawatch.rules.group import GroupOutcome
+from slawatch.sla.classify import Classification
+from slawatch.sla.deadlines import SlaPolicy, compute_deadlines
+from slawatch.store import tickets as store
+
+
+@dataclass
+class Applied:
+    """What changed, for logging (and, later, notifications)."""
+
+    opened: list[tuple[int, str | None, lifecycle.Open]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+
+def firing_incidents(outcome: GroupOutcome) -> tuple[dict[str, lifecycle.Incident], set[str]]:
+    """Firing incidents of the rules evaluated this tick, and those rules' keys."""
+    failed = {f.rule for f in outcome.failures}
+    evaluated = {r.key for r in outcome.group.rules} - failed
+    firing: dict[str, lifecycle.Incident] = {}
+    for rule in outcome.group.rules:
+        if rule.key in evaluated:
+            alerts = [a for a in outcome.state.get(rule.key, {}).values() if a.state is AlertState.FIRING]
+            firing.update(lifecycle.incidents(rule, alerts))
+    return firing, evaluated
+
+
+def reconcile(
+    conn: Connection,
+    outcome: GroupOutcome,
+    policy: SlaPolicy,
+    classification: Classification,
+    announcer: Announcer | None = None,
+) -> Applied:
+    """Apply one tick to the tickets of its group (and queue its notifications)."""
+    at = outcome.at
+    firing, evaluated = firing_incidents(outcome)
+    open_tickets = store.open_for_group(conn, outcome.group.key)
+    known = {t.identity for t in open_tickets}
+    candidates = [i for i in firing if i not in known]
+    resolved = store.manually_resolved(conn, candidates) if candidates else {}
+    plan = lifecycle.plan(firing, evaluated, open_tickets, resolved, classification, at)
+    applied = Applied()
+    _open(conn, outcome.group.key, plan.of(lifecycle.Open), policy, at, applied, announcer)
+    for action in plan.actions:
+        if isinstance(action, lifecycle.Reopen):
+            ticket = store.get(conn, action.ticket_id)
+            assert ticket is not None
+            status = TicketStatus.ACKNOWLEDGED if ticket.acknowledged_at else TicketStatus.OPEN
+            store.update_ticket(
+                conn, action.ticket_id, status=status.value, resolved_at=None, resolved_by=None,
+                resolution=None, open_identity=ticket.identity,
+            )
+            applied.events.append(_event(action.ticket_id, EventKind.REOPENED, at, reason="condition still firing"))
+        elif isinstance(action, lifecycle.AddSeries):
+            store.insert_series(conn, [_series(action.ticket_id, a, at) for a in action.series])
+            store.add_series_count(conn, action.ticket_id, len(action.series))
+        elif isinstance(action, lifecycle.Cleared):
+            store.update_ticket(conn, action.ticket_id, recovered_at=at)
+            applied.events.append(_event(action.ticket_id, EventKind.CONDITION_CLEARED, at))
+        elif isinstance(action, lifecycle.Returned):
+            store.update_ticket(conn, action.ticket_id, recovered_at=None)
+            applied.events.append(_event(action.ticket_id, EventKind.CONDITION_RETURNED, at))
+        elif isinstance(action, lifecycle.Verified):
+            store.update_ticket(
+                conn, action.ticket_id, status=TicketStatus.RESOLVED.value, resolved_at=at,
+                resolution=Resolution.VERIFIED.value, open_identity=None,
+            )
+            applied.events.append(
+                _event(action.ticket_id, EventKind.RECOVERY_VERIFIED, at, recovered_at=action.recovered_at.isoformat())
+            )
+    store.insert_events(conn, applied.events)
+    if announcer is not None:
+        announcer.opened(conn, [(tid, channel) for tid, channel, _ in applied.opened], at)
+        announcer.events(conn, applied.events, at)
+    return applied
+
+
+def _open(
+    conn: Connection,
+    group_key: str,
+    actions: list[lifecycle.Open],
+    policy: SlaPolicy,
+    at: datetime,
+    applied: Applied,
+    announcer: Announcer | None,
+) -> None:
+    rows = []
+    for action in actions:
+        incident = action.incident
+        deadlines = compute_deadlines(policy, action.priority, at)
+        rows.append(
+            {
+                "identity": incident.identity,
+                "open_identity": incident.identity,
+                "group_key": group_key,
+                "rule_key": incident.rule.key,
+                "rule": incident.rule.name,
+                "priority": action.priority.value,
+                "status": TicketStatus.OPEN.value,
+                "labels": json.dumps(dict(incident.labels), sort_keys=True),
+                "annotations": json.dumps(dict(incident.series[0].annotations), sort_keys=True),
+                "series_count": len(incident.series),
+                "service": incident.labels.get("service"),
+                "opened_at": at,
+                "response_due": deadlines.response_due,
+                "recovery_due": deadlines.recovery_due,
+                "response_warn_at": deadlines.response_warn_at,
+                "recovery_warn_at": deadlines.recovery_warn_at,
+                "verification_seconds": policy.priorities[action.priority].verification.total_seconds(),
+                **(announcer.ticket_fields(incident.labels, at) if announcer else {"channel": None, "escalation": None}),
+            }
+        )
+    ids = store.insert_tickets(conn, rows)
+    # Series rows only for group_by tickets: otherwise the ticket's labels are its series.
+    store.insert_series(
+        conn,
+        [_series(tid, a, at) for tid, act in zip(ids, actions) if act.incident.rule.group_by for a in act.incident.series],
+    )
+    for tid, action, row in zip(ids, actions, rows):
+        applied.opened.append((tid, row["channel"], action))
+        applied.events.append(
+            _event(tid, EventKind.OPENED, at, priority=action.priority.value, classified_by=action.reason,
+                   series=len(action.incident.series))
+        )
+
+
+def _series(ticket_id: int, alert: Alert, at: datetime) -> dict[str, Any]:
+    return {
+        "ticket_id": ticket_id,
+        "fingerprint": alert.fingerprint,
+        "labels": json.dumps(dict(alert.labels), sort_keys=True),
+        "first_seen_at": at,
+    }
+
+
+def _event(ticket_id: int, kind: EventKind, at: datetime, actor: str | None = None, **detail: Any) -> dict[str, Any]:
+    return {"ticket_id": ticket_id, "kind": kind.value, "at": at, "actor": actor, "detail": json.dumps(detail)}
