@@ -15,7 +15,6 @@ Scheduling: one APScheduler interval job per rule group, with deliberate setting
 from __future__ import annotations
 
 import hashlib
-import json
 import signal
 import threading
 import time
@@ -283,15 +282,14 @@ class Daemon:
         with self._busy():
             try:
                 with self.engine.begin() as conn:
-                    rows = deadlines.record_due(conn, self.clock(), self.policy.announcer)
+                    events = deadlines.record_due(conn, self.clock(), self.policy.announcer)
             except SQLAlchemyError as exc:
                 self.log.error("deadline_watch_failed", error=str(exc.__cause__ or exc).splitlines()[0])
                 return
-        if rows:
+        if events:
             self.dispatcher.wake()
-        for row in rows:
-            detail = json.loads(row["detail"])
-            self.log.info("ticket_" + row["kind"], ticket_id=row["ticket_id"], at=row["at"].isoformat(), **detail)
+        for event in events:
+            self.log.info("ticket_" + event.kind.value, ticket_id=event.ticket_id, at=event.at.isoformat(), **event.detail)
 
     @contextmanager
     def _busy(self) -> Iterator[None]:

@@ -1,7 +1,8 @@
-"""Value types shared by the core: labels, samples, alert states and alerts.
+"""Value types shared by every package: labels, samples, alerts, priorities, tickets' events.
 
 Everything here is immutable plain data, like an alert in Prometheus' rules/alerting.go:
-labels and timestamps, no behaviour that touches the outside world.
+labels and timestamps, no behaviour that touches the outside world. Enums are `StrEnum`,
+so they store, serialise and print as their values (`P0`, `opened`).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ import enum
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Iterator, Mapping
+from typing import Any, Iterator, Mapping
 
 ALERTNAME = "alertname"
 METRIC_NAME = "__name__"
@@ -91,7 +92,7 @@ class Sample:
     value: float
 
 
-class AlertState(str, enum.Enum):
+class AlertState(enum.StrEnum):
     """Prometheus' alert states; `inactive` alerts are not kept, `resolved` is a transition."""
 
     PENDING = "pending"
@@ -126,7 +127,7 @@ class Alert:
         return self.labels.fingerprint()
 
 
-class Priority(str, enum.Enum):
+class Priority(enum.StrEnum):
     """How urgent an incident is; a `str` enum so it stores and serialises as `P0`/`P1`/`P2`.
 
     P0: core service down. P1: major function degraded. P2: non-critical anomaly.
@@ -137,18 +138,18 @@ class Priority(str, enum.Enum):
     P2 = "P2"
 
 
-class TicketStatus(str, enum.Enum):
+class TicketStatus(enum.StrEnum):
     OPEN = "open"
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
 
 
-class Resolution(str, enum.Enum):
+class Resolution(enum.StrEnum):
     VERIFIED = "verified"  # the condition stayed clear for the verification window
     MANUAL = "manual"  # a human resolved it
 
 
-class EventKind(str, enum.Enum):
+class EventKind(enum.StrEnum):
     """Everything that can happen to a ticket; the timeline is made of these."""
 
     OPENED = "opened"
@@ -160,3 +161,54 @@ class EventKind(str, enum.Enum):
     DEADLINE_WARNING = "deadline_warning"
     DEADLINE_BREACHED = "deadline_breached"
     REOPENED = "reopened"
+
+
+class NotificationKind(enum.StrEnum):
+    """What an outbox row posts: a ticket's opening message, a thread reply, a chat.update
+    of the opening message, or one digest listing many tickets opened in a storm."""
+
+    OPENING = "opening"
+    EVENT = "event"
+    UPDATE = "update"
+    DIGEST = "digest"
+
+
+class OutboxStatus(enum.StrEnum):
+    """pending -> sending (committed before the Slack call) -> sent (after Slack said ok)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+
+
+@dataclass(frozen=True)
+class TimelineEvent:
+    """One entry of a ticket's append-only timeline, the one shape every writer builds.
+
+    `detail` is plain JSON-ready data; `dedup_key` makes once-only events (deadline
+    warnings and breaches) idempotent even when two writers race.
+    """
+
+    ticket_id: int
+    kind: EventKind
+    at: datetime
+    actor: str | None = None
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    dedup_key: str | None = None
+
+
+class FailureKind(enum.StrEnum):
+    UNREACHABLE = "unreachable"  # connection refused, DNS, timeout, 5xx
+    BAD_QUERY = "bad_query"  # 4xx: PromQL error, wrong result type
+
+
+class QueryFailed(Exception):
+    """A query produced no result; the caller must not treat that as 'no alerts'.
+
+    Declared here rather than by the Prometheus edge, so the rules core can handle a
+    failed query without importing the edge that raises it.
+    """
+
+    def __init__(self, kind: FailureKind, message: str) -> None:
+        super().__init__(message)
+        self.kind = kind

@@ -298,7 +298,7 @@ def snapshot_chain(
 # --- escalation decision ----------------------------------------------------------------
 
 
-class EscalationReason(str, enum.Enum):
+class EscalationReason(enum.StrEnum):
     """Why a level is mentioned; values are stable names for logs and the timeline."""
 
     OPENED_PAGE_PRIMARY = "opened_page_primary"

@@ -10,7 +10,6 @@ query itself is wrong" (a problem of one rule).
 from __future__ import annotations
 
 import ast
-import enum
 import json
 import math
 import re
@@ -21,20 +20,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
-from slawatch.model import Labels, Sample
-
-
-class FailureKind(str, enum.Enum):
-    UNREACHABLE = "unreachable"  # connection refused, DNS, timeout, 5xx
-    BAD_QUERY = "bad_query"  # 4xx: PromQL error, wrong result type
-
-
-class QueryFailed(Exception):
-    """A query produced no result; the caller must not treat that as 'no alerts'."""
-
-    def __init__(self, kind: FailureKind, message: str) -> None:
-        super().__init__(message)
-        self.kind = kind
+from slawatch.model import FailureKind, Labels, QueryFailed, Sample
 
 
 class PrometheusSource:

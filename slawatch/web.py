@@ -37,7 +37,7 @@ from waitress.channel import HTTPChannel
 from waitress.server import BaseWSGIServer
 
 from slawatch.incidents import actions
-from slawatch.notify.announce import Announcer
+from slawatch.incidents.ports import Announcer
 
 __all__ = ["ACK_ACTION", "RESOLVE_ACTION", "SLACK_PATH", "HttpServer", "make_app", "slack_actor"]
 

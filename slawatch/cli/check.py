@@ -11,10 +11,11 @@ from datetime import timedelta
 
 from slawatch.config.located import InputError, Problem
 from slawatch.config.settings import Settings, load_settings
+from slawatch.model import QueryFailed
 from slawatch.notify.messages import MessageRenderer, TemplateFailed
 from slawatch.rules.files import RuleSet, load_rules
 from slawatch.sla.classify import Classification, InvalidPriority, Reason, classify
-from slawatch.source import PrometheusSource, QueryFailed
+from slawatch.source import PrometheusSource
 
 
 @dataclass

@@ -1,11 +1,6 @@
-"""How a ticket is judged and shown: SLA outcomes, JSON, and the table of `tickets list`.
+"""How tickets are shown: JSON, the table of `tickets list`, the text of `tickets show`.
 
-Outcome rules (the monthly report uses the same function):
-- response is met when the first acknowledgement came by `response_due`; a ticket
-  resolved before anyone acknowledged it counts as responded at its resolution;
-- recovery is met when the verified recovery (first clear time) came by
-  `recovery_due`; a manual resolution without a recorded clear counts at its time.
-Both are None while undecided.
+Outcomes (met / breached / pending) come from `sla.outcomes`, as in the monthly report.
 """
 
 from __future__ import annotations
@@ -14,19 +9,14 @@ import json
 from datetime import datetime
 from typing import Any
 
-from slawatch.sla.deadlines import recovery_met, response_met
-from slawatch.store.tickets import EventRow, TicketRow
+from slawatch.model import TimelineEvent
+from slawatch.sla.outcomes import Outcomes, outcomes
+from slawatch.store.tickets import TicketRow
 
 
-def outcomes(t: TicketRow, now: datetime) -> tuple[bool | None, bool | None]:
-    """(response_met, recovery_met) at `now`."""
-    resolved = t.resolved_at is not None
-    responded = t.acknowledged_at or (t.resolved_at if resolved else None)
-    recovered = t.recovered_at or (t.resolved_at if t.resolution == "manual" else None)
-    return (
-        response_met(t.deadlines(), responded, now),
-        recovery_met(t.deadlines(), recovered, resolved, now),
-    )
+def judged(t: TicketRow, now: datetime) -> Outcomes:
+    """The ticket's outcomes at `now`."""
+    return outcomes(t.deadlines(), t.acknowledged_at, t.recovered_at, t.resolved_at, t.resolution, now)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -34,7 +24,7 @@ def _iso(value: datetime | None) -> str | None:
 
 
 def to_dict(t: TicketRow, now: datetime) -> dict[str, Any]:
-    response, recovery = outcomes(t, now)
+    judged_now = judged(t, now)
     return {
         "id": t.id,
         "priority": t.priority,
@@ -52,12 +42,12 @@ def to_dict(t: TicketRow, now: datetime) -> dict[str, Any]:
         "resolution": t.resolution,
         "response_due": _iso(t.response_due),
         "recovery_due": _iso(t.recovery_due),
-        "response_met": response,
-        "recovery_met": recovery,
+        "response_met": judged_now.response_met,
+        "recovery_met": judged_now.recovery_met,
     }
 
 
-def detail_dict(t: TicketRow, series: list[dict[str, str]], events: list[EventRow], now: datetime) -> dict[str, Any]:
+def detail_dict(t: TicketRow, series: list[dict[str, str]], events: list[TimelineEvent], now: datetime) -> dict[str, Any]:
     out = to_dict(t, now)
     out["series"] = series
     out["timeline"] = [

@@ -1,19 +1,19 @@
 """Human actions on tickets: acknowledge and resolve by hand.
 
-Shared by the CLI, (later) Slack buttons and the HTTP API. Each action locks the
+Shared by the CLI and the Slack buttons (`web`). Each action locks the
 ticket row, checks the transition is allowed, and writes the change and its timeline
 event in one transaction. A refused action changes nothing and says why.
 """
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import Connection
 
-from slawatch.model import EventKind, Resolution, TicketStatus
-from slawatch.notify.announce import Announcer
+from slawatch.incidents.ports import Announcer
+from slawatch.model import EventKind, Resolution, TicketStatus, TimelineEvent
 from slawatch.store import tickets as store
 from slawatch.store.tickets import TicketRow
 
@@ -34,7 +34,7 @@ def acknowledge(
 ) -> TicketRow:
     """Record the response; refused if already acknowledged or resolved."""
     ticket = _load(conn, ticket_id)
-    if ticket.status == TicketStatus.RESOLVED.value:
+    if ticket.status is TicketStatus.RESOLVED:
         raise ActionRefused(f"ticket {ticket_id} is resolved; nothing to acknowledge")
     if ticket.acknowledged_at is not None:
         raise ActionRefused(
@@ -50,7 +50,7 @@ def resolve(
 ) -> TicketRow:
     """Resolve by hand (recorded as manual, with the note); refused if already resolved."""
     ticket = _load(conn, ticket_id)
-    if ticket.status == TicketStatus.RESOLVED.value:
+    if ticket.status is TicketStatus.RESOLVED:
         raise ActionRefused(f"ticket {ticket_id} is already resolved ({ticket.resolution})")
     store.update_ticket(
         conn, ticket_id, status=TicketStatus.RESOLVED.value, resolved_at=at, resolved_by=by,
@@ -61,10 +61,11 @@ def resolve(
 
 
 def _record(
-    conn: Connection, ticket_id: int, kind: EventKind, at: datetime, by: str, detail: dict, announcer: Announcer | None
+    conn: Connection, ticket_id: int, kind: EventKind, at: datetime, by: str, detail: dict[str, Any],
+    announcer: Announcer | None,
 ) -> None:
     """The timeline event and, when notifications are on, its outbox rows: one transaction."""
-    event = {"ticket_id": ticket_id, "kind": kind.value, "at": at, "actor": by, "detail": json.dumps(detail)}
+    event = TimelineEvent(ticket_id, kind, at, actor=by, detail=detail)
     store.insert_events(conn, [event])
     if announcer is not None:
         announcer.events(conn, [event], at)

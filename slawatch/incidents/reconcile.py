@@ -16,8 +16,8 @@ from typing import Any
 from sqlalchemy import Connection
 
 from slawatch.incidents import lifecycle
-from slawatch.model import Alert, AlertState, EventKind, Resolution, TicketStatus
-from slawatch.notify.announce import Announcer
+from slawatch.incidents.ports import Announcer, OpenedTicket, Routing
+from slawatch.model import Alert, AlertState, EventKind, Resolution, TicketStatus, TimelineEvent
 from slawatch.rules.group import GroupOutcome
 from slawatch.sla.classify import Classification
 from slawatch.sla.deadlines import SlaPolicy, compute_deadlines
@@ -26,10 +26,10 @@ from slawatch.store import tickets as store
 
 @dataclass
 class Applied:
-    """What changed, for logging (and, later, notifications)."""
+    """What one tick changed: the tickets it opened and the timeline events it wrote."""
 
-    opened: list[tuple[int, str | None, lifecycle.Open]] = field(default_factory=list)
-    events: list[dict[str, Any]] = field(default_factory=list)
+    opened: list[tuple[OpenedTicket, lifecycle.Open]] = field(default_factory=list)
+    events: list[TimelineEvent] = field(default_factory=list)
 
 
 def firing_incidents(outcome: GroupOutcome) -> tuple[dict[str, lifecycle.Incident], set[str]]:
@@ -70,27 +70,26 @@ def reconcile(
                 conn, action.ticket_id, status=status.value, resolved_at=None, resolved_by=None,
                 resolution=None, open_identity=ticket.identity,
             )
-            applied.events.append(_event(action.ticket_id, EventKind.REOPENED, at, reason="condition still firing"))
+            applied.events.append(TimelineEvent(action.ticket_id, EventKind.REOPENED, at, detail={"reason": "condition still firing"}))
         elif isinstance(action, lifecycle.AddSeries):
             store.insert_series(conn, [_series(action.ticket_id, a, at) for a in action.series])
             store.add_series_count(conn, action.ticket_id, len(action.series))
         elif isinstance(action, lifecycle.Cleared):
             store.update_ticket(conn, action.ticket_id, recovered_at=at)
-            applied.events.append(_event(action.ticket_id, EventKind.CONDITION_CLEARED, at))
+            applied.events.append(TimelineEvent(action.ticket_id, EventKind.CONDITION_CLEARED, at))
         elif isinstance(action, lifecycle.Returned):
             store.update_ticket(conn, action.ticket_id, recovered_at=None)
-            applied.events.append(_event(action.ticket_id, EventKind.CONDITION_RETURNED, at))
+            applied.events.append(TimelineEvent(action.ticket_id, EventKind.CONDITION_RETURNED, at))
         elif isinstance(action, lifecycle.Verified):
             store.update_ticket(
                 conn, action.ticket_id, status=TicketStatus.RESOLVED.value, resolved_at=at,
                 resolution=Resolution.VERIFIED.value, open_identity=None,
             )
-            applied.events.append(
-                _event(action.ticket_id, EventKind.RECOVERY_VERIFIED, at, recovered_at=action.recovered_at.isoformat())
-            )
+            detail = {"recovered_at": action.recovered_at.isoformat()}
+            applied.events.append(TimelineEvent(action.ticket_id, EventKind.RECOVERY_VERIFIED, at, detail=detail))
     store.insert_events(conn, applied.events)
     if announcer is not None:
-        announcer.opened(conn, [(tid, channel) for tid, channel, _ in applied.opened], at)
+        announcer.opened(conn, [opened for opened, _ in applied.opened], at)
         announcer.events(conn, applied.events, at)
     return applied
 
@@ -108,6 +107,7 @@ def _open(
     for action in actions:
         incident = action.incident
         deadlines = compute_deadlines(policy, action.priority, at)
+        routing = announcer.routing(incident.labels, at) if announcer else Routing()
         rows.append(
             {
                 "identity": incident.identity,
@@ -127,7 +127,8 @@ def _open(
                 "response_warn_at": deadlines.response_warn_at,
                 "recovery_warn_at": deadlines.recovery_warn_at,
                 "verification_seconds": policy.priorities[action.priority].verification.total_seconds(),
-                **(announcer.ticket_fields(incident.labels, at) if announcer else {"channel": None, "escalation": None}),
+                "channel": routing.channel,
+                "escalation": routing.escalation,
             }
         )
     ids = store.insert_tickets(conn, rows)
@@ -137,11 +138,9 @@ def _open(
         [_series(tid, a, at) for tid, act in zip(ids, actions) if act.incident.rule.group_by for a in act.incident.series],
     )
     for tid, action, row in zip(ids, actions, rows):
-        applied.opened.append((tid, row["channel"], action))
-        applied.events.append(
-            _event(tid, EventKind.OPENED, at, priority=action.priority.value, classified_by=action.reason,
-                   series=len(action.incident.series))
-        )
+        applied.opened.append((OpenedTicket(tid, row["channel"]), action))
+        detail = {"priority": action.priority.value, "classified_by": action.reason, "series": len(action.incident.series)}
+        applied.events.append(TimelineEvent(tid, EventKind.OPENED, at, detail=detail))
 
 
 def _series(ticket_id: int, alert: Alert, at: datetime) -> dict[str, Any]:
@@ -151,7 +150,3 @@ def _series(ticket_id: int, alert: Alert, at: datetime) -> dict[str, Any]:
         "labels": json.dumps(dict(alert.labels), sort_keys=True),
         "first_seen_at": at,
     }
-
-
-def _event(ticket_id: int, kind: EventKind, at: datetime, actor: str | None = None, **detail: Any) -> dict[str, Any]:
-    return {"ticket_id": ticket_id, "kind": kind.value, "at": at, "actor": actor, "detail": json.dumps(detail)}

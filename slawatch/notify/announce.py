@@ -3,8 +3,9 @@
 `Announcer` turns ticket changes into outbox rows: an opening message per new ticket
 (or one digest when more than `digest_threshold` open in one tick for one channel), a
 thread reply for every later event, and a chat.update of the opening message so it
-shows the current status. Deadline events carry who to mention, from the escalation
-chain frozen on the ticket at open. Nothing here talks to Slack: the dispatcher sends.
+shows the current status. Every row carries whom it mentions, decided here from the
+escalation chain frozen on the ticket at open, so the sending side only renders and
+sends. Nothing here talks to Slack: the dispatcher does.
 """
 
 from __future__ import annotations
@@ -15,85 +16,86 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Mapping, Sequence
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from slawatch import oncall
 from slawatch.config.notify import OncallSettings, SlackSettings
+from slawatch.incidents.ports import OpenedTicket, Routing
+from slawatch.model import EventKind, NotificationKind, TimelineEvent
 from slawatch.store import outbox as store
-from slawatch.store.schema import tickets
+from slawatch.store import tickets as tickets_store
+from slawatch.store.outbox import NewNotification
+
+__all__ = ["Announcer"]
 
 # (deadline, event kind) -> the escalation event of the on-call chain
-_ESCALATION_EVENTS: dict[tuple[str, str], oncall.EscalationEvent] = {
-    ("response", "deadline_warning"): "response_warning",
-    ("response", "deadline_breached"): "response_breach",
-    ("recovery", "deadline_warning"): "recovery_warning",
-    ("recovery", "deadline_breached"): "recovery_breach",
+_ESCALATION_EVENTS: dict[tuple[str, EventKind], oncall.EscalationEvent] = {
+    ("response", EventKind.DEADLINE_WARNING): "response_warning",
+    ("response", EventKind.DEADLINE_BREACHED): "response_breach",
+    ("recovery", EventKind.DEADLINE_WARNING): "recovery_warning",
+    ("recovery", EventKind.DEADLINE_BREACHED): "recovery_breach",
 }
 
 
 @dataclass(frozen=True)
 class Announcer:
+    """The `incidents.ports.Announcer` that writes Slack notifications to the outbox."""
+
     slack: SlackSettings
     oncall: OncallSettings
 
-    def ticket_fields(self, labels: Mapping[str, str], at: datetime) -> dict[str, Any]:
-        """Routing and the on-call snapshot, stored on a ticket when it opens."""
+    def routing(self, labels: Mapping[str, str], at: datetime) -> Routing:
         chain = self.oncall.chain(labels.get(self.oncall.team_label))
         snapshot = oncall.snapshot_chain(chain, self.oncall.rotations(), at).to_json() if chain else None
-        return {"channel": self.slack.channel_for(labels), "escalation": json.dumps(snapshot) if snapshot else None}
+        return Routing(self.slack.channel_for(labels), json.dumps(snapshot) if snapshot else None)
 
-    def opened(self, conn: Connection, opened: Sequence[tuple[int, str]], at: datetime) -> None:
+    def opened(self, conn: Connection, opened: Sequence[OpenedTicket], at: datetime) -> None:
         """One opening message per ticket, or one digest per channel in a storm."""
         by_channel: dict[str, list[int]] = defaultdict(list)
-        for ticket_id, channel in opened:
-            by_channel[channel].append(ticket_id)
+        for ticket in opened:
+            if ticket.channel is not None:
+                by_channel[ticket.channel].append(ticket.ticket_id)
+        info = tickets_store.announced(conn, [t.ticket_id for t in opened])
         rows = []
         for channel, ids in by_channel.items():
             if len(ids) > self.slack.digest_threshold:
-                rows.append(
-                    {"ticket_id": None, "kind": "digest", "channel": channel, "payload": {"ticket_ids": ids},
-                     "dedup_key": f"digest:{ids[0]}:{len(ids)}"}
-                )
+                mentions = _opening_mentions(info[ids[0]].escalation)
+                payload = {"ticket_ids": ids, "mentions": mentions}
+                rows.append(NewNotification(None, NotificationKind.DIGEST, channel, payload, f"digest:{ids[0]}:{len(ids)}"))
             else:
                 rows.extend(
-                    {"ticket_id": t, "kind": "opening", "channel": channel, "payload": {}, "dedup_key": f"open:{t}"}
+                    NewNotification(
+                        t, NotificationKind.OPENING, channel, {"mentions": _opening_mentions(info[t].escalation)},
+                        f"open:{t}",
+                    )
                     for t in ids
                 )
         store.add(conn, rows, at)
 
-    def events(self, conn: Connection, events: Sequence[Mapping[str, Any]], at: datetime) -> None:
+    def events(self, conn: Connection, events: Sequence[TimelineEvent], at: datetime) -> None:
         """A thread reply (with escalation mentions) and a status update per event."""
-        events = [e for e in events if e["kind"] != "opened"]
+        events = [e for e in events if e.kind is not EventKind.OPENED]
         if not events:
             return
-        ids = sorted({e["ticket_id"] for e in events})
-        info = {
-            r.id: r
-            for r in conn.execute(
-                select(tickets.c.id, tickets.c.channel, tickets.c.escalation, tickets.c.acknowledged_at)
-                .where(tickets.c.id.in_(ids))
-            )
-        }
+        info = tickets_store.announced(conn, [e.ticket_id for e in events])
         rows = []
         for e in events:
-            ticket = info[e["ticket_id"]]
+            ticket = info[e.ticket_id]
             if ticket.channel is None:
                 continue  # opened before notifications existed
-            detail = json.loads(e["detail"]) if isinstance(e["detail"], str) else dict(e["detail"])
-            stamp = e["at"].isoformat()
+            stamp = e.at.isoformat()
             payload = {
-                "kind": e["kind"], "at": stamp, "actor": e.get("actor"), "detail": detail,
-                **_escalation(ticket.escalation, e["kind"], detail, ticket.acknowledged_at is not None),
+                "kind": e.kind.value, "at": stamp, "actor": e.actor, "detail": dict(e.detail),
+                **_escalation(ticket.escalation, e.kind, e.detail, ticket.acknowledged_at is not None),
             }
-            key = f"{e['ticket_id']}:{e['kind']}:{detail.get('deadline', '')}:{stamp}"
-            rows.append({"ticket_id": e["ticket_id"], "kind": "event", "channel": ticket.channel,
-                         "payload": payload, "dedup_key": f"event:{key}"})
-            rows.append({"ticket_id": e["ticket_id"], "kind": "update", "channel": ticket.channel,
-                         "payload": {}, "dedup_key": f"update:{key}"})
+            key = f"{e.ticket_id}:{e.kind.value}:{e.detail.get('deadline', '')}:{stamp}"
+            rows.append(NewNotification(e.ticket_id, NotificationKind.EVENT, ticket.channel, payload, f"event:{key}"))
+            update = {"mentions": _opening_mentions(ticket.escalation)}
+            rows.append(NewNotification(e.ticket_id, NotificationKind.UPDATE, ticket.channel, update, f"update:{key}"))
         store.add(conn, rows, at)
 
 
-def _escalation(snapshot_json: str | None, kind: str, detail: Mapping[str, Any], acknowledged: bool) -> dict[str, Any]:
+def _escalation(snapshot_json: str | None, kind: EventKind, detail: Mapping[str, Any], acknowledged: bool) -> dict[str, Any]:
     """Mentions for a deadline event, from the chain frozen on the ticket."""
     event = _ESCALATION_EVENTS.get((str(detail.get("deadline", "")), kind))
     if event is None or not snapshot_json:
@@ -106,7 +108,7 @@ def _escalation(snapshot_json: str | None, kind: str, detail: Mapping[str, Any],
     return {"mentions": [level.mention], "escalation": {"level": step.level, "reason": step.reason.value}}
 
 
-def opening_mentions(snapshot_json: str | None) -> list[str]:
+def _opening_mentions(snapshot_json: str | None) -> list[str]:
     """Who the opening message pages: the primary of the frozen chain."""
     if not snapshot_json:
         return []

@@ -12,11 +12,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Callable, Mapping, Sequence
 
-from slawatch.model import Alert, Sample
+from slawatch.model import Alert, FailureKind, QueryFailed, Sample
 from slawatch.rules import alerting
 from slawatch.rules.alerting import TemplateContext, Transition
 from slawatch.rules.files import AlertingRule, RuleGroup
-from slawatch.source import FailureKind, QueryFailed
 
 QueryFn = Callable[[str, datetime], Sequence[Sample]]
 GroupState = Mapping[str, Mapping[str, Alert]]  # rule key -> fingerprint -> alert

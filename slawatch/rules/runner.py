@@ -18,9 +18,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from slawatch.incidents import reconcile as incidents
+from slawatch.incidents.ports import Announcer
 from slawatch.metrics import Metrics
-from slawatch.model import Alert, Labels, Sample
-from slawatch.notify.announce import Announcer
+from slawatch.model import Alert, EventKind, Labels, Sample
 from slawatch.rules import alerting
 from slawatch.rules.alerting import TemplateContext
 from slawatch.rules.files import AlertingRule, RuleGroup
@@ -149,15 +149,15 @@ class GroupRunner:
             self.log.error("tick_write_failed", error=str(exc.__cause__ or exc).splitlines()[0])
             return None
         self._persisted = {k: dict(v) for k, v in self._state.items()}
-        for ticket_id, _channel, action in applied.opened:
+        for opened, action in applied.opened:
             self.log.info(
-                "ticket_opened", ticket_id=ticket_id, rule=action.incident.rule.name,
+                "ticket_opened", ticket_id=opened.ticket_id, rule=action.incident.rule.name,
                 fingerprint=action.incident.series[0].fingerprint, priority=action.priority.value,
                 series=len(action.incident.series),
             )
         for event in applied.events:
-            if event["kind"] != "opened":
-                self.log.info("ticket_" + event["kind"], ticket_id=event["ticket_id"])
+            if event.kind is not EventKind.OPENED:
+                self.log.info("ticket_" + event.kind.value, ticket_id=event.ticket_id)
         return written
 
     def _observe(self, outcome: GroupOutcome, seconds: float, written: int | None) -> None:

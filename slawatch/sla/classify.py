@@ -23,7 +23,7 @@ DEFAULT_SEVERITY_MAP = {
 }
 
 
-class Reason(str, enum.Enum):
+class Reason(enum.StrEnum):
     PRIORITY_LABEL = "priority_label"
     MAPPED = "mapped"
     DEFAULTED = "defaulted"

@@ -25,7 +25,7 @@ from slawatch.sla.business_time import BusinessCalendar, add_business_time, busi
 UTC = timezone.utc
 
 
-class Clock(str, enum.Enum):
+class Clock(enum.StrEnum):
     """Which clock a target runs on: around the clock, or business hours only."""
 
     CALENDAR = "24x7"
@@ -118,14 +118,14 @@ def warning_instant(
     return _elapse(policy, target.clock, _utc(opened_at, "opened_at"), target.duration * warn_at)
 
 
-class DeadlineKind(str, enum.Enum):
+class DeadlineKind(enum.StrEnum):
     """The two deadlines of a ticket."""
 
     RESPONSE = "response"
     RECOVERY = "recovery"
 
 
-class DeadlineEventKind(str, enum.Enum):
+class DeadlineEventKind(enum.StrEnum):
     """Timeline events the deadline watcher records (values are the event names)."""
 
     WARNING = "deadline_warning"

@@ -7,21 +7,33 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Sequence
 
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from slawatch.model import NotificationKind, OutboxStatus
 from slawatch.store.schema import notifications, slack_threads
 
-PENDING, SENDING, SENT = "pending", "sending", "sent"
+PENDING, SENDING, SENT = OutboxStatus.PENDING, OutboxStatus.SENDING, OutboxStatus.SENT
+
+
+@dataclass(frozen=True)
+class NewNotification:
+    """A row to queue; `dedup_key` makes queuing idempotent (a retried transaction)."""
+
+    ticket_id: int | None
+    kind: NotificationKind
+    channel: str
+    payload: dict[str, Any]
+    dedup_key: str
 
 
 @dataclass(frozen=True)
 class OutboxRow:
     id: int
     ticket_id: int | None
-    kind: str
+    kind: NotificationKind
     channel: str
     payload: dict[str, Any]
-    status: str
+    status: OutboxStatus
     attempts: int
     next_attempt_at: datetime
 
@@ -34,19 +46,23 @@ class Thread:
     own_message: bool
 
 
-def add(conn: Connection, rows: Sequence[dict[str, Any]], now: datetime) -> None:
+def add(conn: Connection, rows: Sequence[NewNotification], now: datetime) -> None:
     """Queue rows; a dedup key already present (a retried transaction) is skipped."""
     if not rows:
         return
-    keys = [r["dedup_key"] for r in rows]
-    existing = set(conn.execute(select(notifications.c.dedup_key).where(notifications.c.dedup_key.in_(keys))).scalars())
-    fresh = [r for r in rows if r["dedup_key"] not in existing]
+    existing: set[str] = set()
+    keys = [r.dedup_key for r in rows]
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        existing.update(conn.execute(select(notifications.c.dedup_key).where(notifications.c.dedup_key.in_(chunk))).scalars())
+    fresh = [r for r in rows if r.dedup_key not in existing]
     if fresh:
         conn.execute(
             insert(notifications),
             [
-                {"status": PENDING, "attempts": 0, "next_attempt_at": now, "created_at": now, "last_error": None,
-                 "sent_at": None, **r, "payload": json.dumps(r["payload"])}
+                {"status": PENDING.value, "attempts": 0, "next_attempt_at": now, "created_at": now, "last_error": None,
+                 "sent_at": None, "ticket_id": r.ticket_id, "kind": r.kind.value, "channel": r.channel,
+                 "payload": json.dumps(r.payload), "dedup_key": r.dedup_key}
                 for r in fresh
             ],
         )
@@ -56,12 +72,15 @@ def due(conn: Connection, now: datetime, limit: int = 500) -> list[OutboxRow]:
     """Pending (and crash-interrupted 'sending') rows whose time has come, oldest first."""
     rows = conn.execute(
         select(notifications)
-        .where(and_(notifications.c.status.in_([PENDING, SENDING]), notifications.c.next_attempt_at <= now))
+        .where(and_(notifications.c.status.in_([PENDING.value, SENDING.value]), notifications.c.next_attempt_at <= now))
         .order_by(notifications.c.id)
         .limit(limit)
     )
     return [
-        OutboxRow(r.id, r.ticket_id, r.kind, r.channel, json.loads(r.payload), r.status, r.attempts, r.next_attempt_at)
+        OutboxRow(
+            r.id, r.ticket_id, NotificationKind(r.kind), r.channel, json.loads(r.payload), OutboxStatus(r.status),
+            r.attempts, r.next_attempt_at,
+        )
         for r in rows
     ]
 
@@ -73,7 +92,7 @@ def unsent_by_ticket(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, l
     for start in range(0, len(ids), 500):
         rows = conn.execute(
             select(notifications.c.ticket_id, notifications.c.id)
-            .where(and_(notifications.c.status != SENT, notifications.c.ticket_id.in_(ids[start : start + 500])))
+            .where(and_(notifications.c.status != SENT.value, notifications.c.ticket_id.in_(ids[start : start + 500])))
             .order_by(notifications.c.id)
         )
         for ticket_id, row_id in rows:
@@ -82,11 +101,14 @@ def unsent_by_ticket(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, l
 
 
 def pending_count(conn: Connection) -> int:
-    return len(conn.execute(select(notifications.c.id).where(notifications.c.status != SENT)).all())
+    """Rows not yet sent (pending or sending)."""
+    return int(conn.execute(select(func.count()).where(notifications.c.status != SENT.value)).scalar_one())
 
 
-def mark(conn: Connection, row_id: int, **values: Any) -> None:
-    conn.execute(update(notifications).where(notifications.c.id == row_id).values(**values))
+def mark(conn: Connection, row_id: int, status: OutboxStatus, **values: Any) -> None:
+    conn.execute(
+        update(notifications).where(notifications.c.id == row_id).values(status=OutboxStatus(status).value, **values)
+    )
 
 
 def supersede_updates(conn: Connection, ticket_id: int, up_to_id: int, now: datetime) -> None:
@@ -96,12 +118,12 @@ def supersede_updates(conn: Connection, ticket_id: int, up_to_id: int, now: date
         .where(
             and_(
                 notifications.c.ticket_id == ticket_id,
-                notifications.c.kind == "update",
-                notifications.c.status == PENDING,
+                notifications.c.kind == NotificationKind.UPDATE.value,
+                notifications.c.status == PENDING.value,
                 notifications.c.id < up_to_id,
             )
         )
-        .values(status=SENT, sent_at=now, last_error="superseded")
+        .values(status=SENT.value, sent_at=now, last_error="superseded")
     )
 
 

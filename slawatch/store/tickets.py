@@ -14,7 +14,7 @@ from typing import Any, Iterable, Mapping, Sequence
 from sqlalchemy import Connection, and_, func, insert, select, update
 
 from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket
-from slawatch.model import EventKind, Resolution, TicketStatus
+from slawatch.model import EventKind, Priority, Resolution, TicketStatus, TimelineEvent
 from slawatch.sla.deadlines import Deadlines
 from slawatch.store.schema import ticket_events, ticket_series, tickets
 
@@ -28,8 +28,8 @@ class TicketRow:
     id: int
     identity: str
     rule: str
-    priority: str
-    status: str
+    priority: Priority
+    status: TicketStatus
     labels: dict[str, str]
     annotations: dict[str, str]
     series_count: int
@@ -39,7 +39,7 @@ class TicketRow:
     recovered_at: datetime | None
     resolved_at: datetime | None
     resolved_by: str | None
-    resolution: str | None
+    resolution: Resolution | None
     response_due: datetime
     recovery_due: datetime
     response_warn_at: datetime
@@ -54,16 +54,6 @@ class TicketRow:
         return Deadlines(self.response_due, self.recovery_due, self.response_warn_at, self.recovery_warn_at)
 
 
-@dataclass(frozen=True)
-class EventRow:
-    id: int
-    ticket_id: int
-    kind: str
-    at: datetime
-    actor: str | None
-    detail: dict[str, Any]
-
-
 _TICKET_COLUMNS = [tickets.c[name] for name in TicketRow.__dataclass_fields__]
 
 
@@ -71,6 +61,9 @@ def _ticket(row: Any) -> TicketRow:
     values = dict(row._mapping)
     values["labels"] = json.loads(values["labels"])
     values["annotations"] = json.loads(values["annotations"])
+    values["priority"] = Priority(values["priority"])
+    values["status"] = TicketStatus(values["status"])
+    values["resolution"] = Resolution(values["resolution"]) if values["resolution"] else None
     return TicketRow(**values)
 
 
@@ -140,9 +133,17 @@ def insert_series(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
         conn.execute(insert(ticket_series), list(rows))
 
 
-def insert_events(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
-    if rows:
-        conn.execute(insert(ticket_events), [{"actor": None, "dedup_key": None, **r} for r in rows])
+def insert_events(conn: Connection, events: Sequence[TimelineEvent]) -> None:
+    """Append to the timeline; `detail` is stored as JSON text."""
+    if events:
+        conn.execute(
+            insert(ticket_events),
+            [
+                {"ticket_id": e.ticket_id, "kind": e.kind.value, "at": e.at, "actor": e.actor,
+                 "detail": json.dumps(dict(e.detail)), "dedup_key": e.dedup_key}
+                for e in events
+            ],
+        )
 
 
 def update_ticket(conn: Connection, ticket_id: int, **values: Any) -> None:
@@ -161,11 +162,36 @@ def get(conn: Connection, ticket_id: int, *, for_update: bool = False) -> Ticket
     return _ticket(row) if row else None
 
 
-def events(conn: Connection, ticket_id: int) -> list[EventRow]:
+def events(conn: Connection, ticket_id: int) -> list[TimelineEvent]:
+    """A ticket's timeline in order."""
     rows = conn.execute(
         select(ticket_events).where(ticket_events.c.ticket_id == ticket_id).order_by(ticket_events.c.at, ticket_events.c.id)
     )
-    return [EventRow(r.id, r.ticket_id, r.kind, r.at, r.actor, json.loads(r.detail)) for r in rows]
+    return [
+        TimelineEvent(r.ticket_id, EventKind(r.kind), r.at, r.actor, json.loads(r.detail), r.dedup_key) for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class Announced:
+    """What announcing an event needs to know about its ticket."""
+
+    id: int
+    channel: str | None
+    escalation: str | None
+    acknowledged_at: datetime | None
+
+
+def announced(conn: Connection, ticket_ids: Iterable[int]) -> dict[int, Announced]:
+    """Routing, on-call snapshot and acknowledgement of each ticket, by id."""
+    ids = sorted(set(ticket_ids))
+    out: dict[int, Announced] = {}
+    for start in range(0, len(ids), 500):
+        query = select(tickets.c.id, tickets.c.channel, tickets.c.escalation, tickets.c.acknowledged_at).where(
+            tickets.c.id.in_(ids[start : start + 500])
+        )
+        out.update({r.id: Announced(r.id, r.channel, r.escalation, r.acknowledged_at) for r in conn.execute(query)})
+    return out
 
 
 def series(conn: Connection, ticket: TicketRow) -> list[dict[str, str]]:

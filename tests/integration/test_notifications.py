@@ -24,6 +24,7 @@ from slawatch.model import Labels, Sample
 from slawatch.notify.announce import Announcer
 from slawatch.notify.dispatcher import Dispatcher
 from slawatch.notify.messages import MessageRenderer
+from slawatch.notify.stages.thread import ticket_facts
 from slawatch.notify.senders import SlackSender
 from slawatch.rules.files import AlertingRule, RuleGroup
 from slawatch.rules.group import evaluate_group
@@ -261,9 +262,9 @@ def test_row_left_sending_by_a_crash_is_not_posted_twice(world: World) -> None:
     world.tick(T0)
     with world.engine.connect() as conn:
         (row,) = outbox_store.all_rows(conn)
-    facts = world.dispatcher._facts(row["ticket_id"])
+    facts = ticket_facts(world.engine, row["ticket_id"])
     assert facts is not None
-    world.dispatcher.sender.post("#alerts", MessageRenderer().opening(facts[0], []), None, row["id"])
+    world.dispatcher.sender.post("#alerts", MessageRenderer().opening(facts, []), None, row["id"])
     with world.engine.begin() as conn:
         outbox_store.mark(conn, row["id"], status="sending")
     world.drain_all()

@@ -43,7 +43,7 @@ from sqlalchemy import Engine, text
 from slawatch.incidents import reconcile as incidents
 from slawatch.incidents import watcher as deadlines
 from slawatch.incidents.actions import acknowledge, resolve
-from slawatch.model import Labels, Priority, Sample
+from slawatch.model import FailureKind, Labels, Priority, QueryFailed, Sample
 from slawatch.report import month as report
 from slawatch.report.month import ServiceTarget, build_report, last_full_month, month_bounds
 from slawatch.rules import runner
@@ -52,7 +52,6 @@ from slawatch.rules.group import evaluate_group
 from slawatch.sla.business_time import BusinessCalendar
 from slawatch.sla.classify import Classification
 from slawatch.sla.deadlines import PriorityPolicy, SlaPolicy, Target
-from slawatch.source import FailureKind, QueryFailed
 from slawatch.store import tickets as store
 from slawatch.store.engine import make_engine, upgrade
 

@@ -19,12 +19,11 @@ from slawatch.cli import views as ticket_view
 from slawatch.incidents import reconcile as incidents
 from slawatch.incidents import watcher as deadlines
 from slawatch.incidents.actions import ActionRefused, acknowledge, resolve
-from slawatch.model import Labels, Sample
+from slawatch.model import FailureKind, Labels, QueryFailed, Sample
 from slawatch.rules.files import AlertingRule, RuleGroup
 from slawatch.rules.group import evaluate_group
 from slawatch.sla.classify import Classification
 from slawatch.sla.deadlines import SlaPolicy
-from slawatch.source import FailureKind, QueryFailed
 from slawatch.store import tickets as store
 from slawatch.store.engine import make_engine, upgrade
 from slawatch.store.schema import tickets
@@ -95,7 +94,7 @@ def test_ack_records_response_and_is_refused_twice(ticker: Ticker) -> None:
     with ticker.engine.begin() as conn:
         acked = acknowledge(conn, t.id, "alice", T0 + timedelta(minutes=4))
     assert acked.status == "acknowledged" and acked.acknowledged_by == "alice"
-    assert ticket_view.outcomes(acked, T0 + timedelta(minutes=5))[0] is True
+    assert ticket_view.judged(acked, T0 + timedelta(minutes=5)).response_met is True
     with pytest.raises(ActionRefused, match="already acknowledged by alice"):
         with ticker.engine.begin() as conn:
             acknowledge(conn, t.id, "bob", T0 + timedelta(minutes=6))
@@ -119,7 +118,7 @@ def test_recovery_is_verified_after_the_window_and_a_flap_keeps_the_ticket(ticke
     (t,) = ticker.tickets()
     assert (t.status, t.resolution, t.resolved_at) == ("resolved", "verified", T0 + timedelta(minutes=25))
     assert t.recovered_at - t.opened_at == timedelta(minutes=20)
-    assert ticket_view.outcomes(t, T0 + timedelta(hours=3))[1] is True
+    assert ticket_view.judged(t, T0 + timedelta(hours=3)).recovery_met is True
     assert ticker.events(t.id) == ["opened", "condition_cleared", "condition_returned", "condition_cleared", "recovery_verified"]
     ticker.answers["down"] = [DOWN]
     ticker.tick(T0 + timedelta(minutes=40))
@@ -176,7 +175,7 @@ def test_deadline_warnings_and_breaches_are_recorded_once(ticker: Ticker) -> Non
     assert watch(T0 + timedelta(minutes=40)) == [f"deadline_breached@{(T0 + timedelta(minutes=15)).isoformat()}"]
     assert watch(T0 + timedelta(minutes=41)) == []
     (t,) = ticker.tickets()
-    assert ticket_view.outcomes(t, T0 + timedelta(minutes=41))[0] is False
+    assert ticket_view.judged(t, T0 + timedelta(minutes=41)).response_met is False
 
 
 def test_ack_before_the_warning_prevents_response_warnings(ticker: Ticker) -> None:
