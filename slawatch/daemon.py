@@ -22,27 +22,36 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Mapping, Sequence
 
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
 from apscheduler.executors.pool import ThreadPoolExecutor as JobPool
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
+from slawatch import logs
 from slawatch.config.located import InputError
+from slawatch.config.reload import NEEDS_RESTART, plan_reload
 from slawatch.config.settings import Settings, load_settings
 from slawatch.incidents import watcher as deadlines
+from slawatch.incidents.ports import OpenedTicket, Routing
 from slawatch.metrics import Metrics
+from slawatch.model import TimelineEvent
 from slawatch.notify.announce import Announcer
 from slawatch.notify.dispatcher import Dispatcher
-from slawatch.notify.messages import MessageRenderer
+from slawatch.notify.messages import MessageRenderer, TemplateFailed
+from slawatch.notify.ratelimit import ChannelLimiter
 from slawatch.notify.senders import ConsoleSender, Sender, SlackSender
 from slawatch.rules.alerting import TemplateContext
+from slawatch.rules.blind import ReachabilityTracker, blind_group
 from slawatch.rules.files import RuleGroup, RuleSet, load_rules
-from slawatch.rules.runner import BLIND_GROUP_FILE, GroupRunner, ReachabilityTracker, TicketPolicy, blind_group
+from slawatch.rules.group import GroupEvaluator
+from slawatch.rules.runner import GroupRunner, TicketPolicy
 from slawatch.source import PrometheusSource
+from slawatch.store import alert_states
 from slawatch.store.engine import make_engine, safe_url, upgrade
 from slawatch.web import HttpServer, make_app
 
@@ -89,8 +98,11 @@ class Daemon:
         self.source = PrometheusSource(prom.url, prom.timeout, prom.max_concurrent_queries)
         self.pool = ThreadPoolExecutor(max_workers=prom.max_concurrent_queries, thread_name_prefix="query")
         self.tracker = ReachabilityTracker(prom.unreachable_after)
-        self.context = TemplateContext(prom.external_labels, prom.external_url)
+        context = TemplateContext(prom.external_labels, prom.external_url)
+        self.evaluate = GroupEvaluator(self.source.query, self.pool, context)
+        self.evaluate_blind = GroupEvaluator(self.tracker.samples, self.pool, context)
         self.policy = self._ticket_policy(settings)
+        self.announcer = LiveAnnouncer(self)
         self.dispatcher = Dispatcher(
             self.engine, build_sender(settings), build_renderer(settings), settings.slack.rate_per_channel, clock
         )
@@ -119,8 +131,16 @@ class Daemon:
             rules=self._rules.rule_count(),
         )
         now = self.clock()
-        for group in self._all_groups(self._rules):
+        for group in self._rules.groups:
             self._add_group(group, now)
+        self._add_group(blind_group(self.settings.rules.evaluation_interval), now, blind=True)
+        self._schedule_watcher()
+        self.scheduler.start()
+        self.dispatcher.renderer.check()  # compile the Slack templates before the first incident
+        self.dispatcher.start()
+        self._start_http()
+
+    def _schedule_watcher(self, replace: bool = False) -> None:
         interval = self.settings.sla.watch_interval
         self.scheduler.add_job(
             self._watch_deadlines,
@@ -130,11 +150,8 @@ class Daemon:
             max_instances=1,
             coalesce=True,
             misfire_grace_time=max(1, int(interval.total_seconds())),
+            replace_existing=replace,
         )
-        self.scheduler.start()
-        self.dispatcher.renderer.check()  # compile the Slack templates before the first incident
-        self.dispatcher.start()
-        self._start_http()
 
     def _ticket_policy(self, settings: Settings) -> TicketPolicy:
         announcer = Announcer(settings.slack, settings.oncall)
@@ -146,7 +163,7 @@ class Daemon:
             return
         app = make_app(
             self.engine, self.settings.slack.secret(), self.clock, self.metrics.registry,
-            on_change=self.dispatcher.wake, announcer=self.policy.announcer,
+            on_change=self.dispatcher.wake, announcer=self.announcer,
         )
         self.http = HttpServer(app, *address)
         self.http.start()
@@ -193,56 +210,101 @@ class Daemon:
     # -- reload ------------------------------------------------------------------
 
     def reload(self) -> bool:
-        """Re-read config and rules; on any error keep the last good rules."""
+        """Re-read config and rules and apply what can change live; on any error keep it all.
+
+        Says what it did: `reload_succeeded` lists the applied changes, and
+        `reload_needs_restart` names each changed setting that only a restart applies.
+        """
         try:
             settings = load_settings(self.config_file)
             rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+            renderer = build_renderer(settings)
+            renderer.check()
         except InputError as exc:
-            self.metrics.config_reloads.labels("failure").inc()
-            self.log.error("reload_failed", problems=[str(p) for p in exc.problems], kept_groups=len(self.jobs))
-            return False
-        for section in ("prometheus", "database"):
-            if getattr(settings, section) != getattr(self.settings, section):
-                self.log.warning("reload_needs_restart", section=section)
-        self._rules = rules
-        self.settings = self.settings.model_copy(
-            update={"rules": settings.rules, "log": settings.log, "sla": settings.sla, "classification": settings.classification}
+            return self._reload_failed([str(p) for p in exc.problems])
+        except TemplateFailed as exc:
+            return self._reload_failed([str(exc)])
+        except Exception as exc:  # a reload must never take the running daemon down
+            self.log.exception("reload_crashed")
+            return self._reload_failed([f"{type(exc).__name__}: {exc}"])
+        plan = plan_reload(self.settings, settings)
+        if plan.needs_restart:
+            self.log.warning("reload_needs_restart", settings=list(plan.needs_restart))
+        kept = {name: getattr(self.settings, name) for name, fields in NEEDS_RESTART.items() if "*" in fields}
+        log_settings = settings.log.model_copy(update={"format": self.settings.log.format})
+        slack = settings.slack.model_copy(
+            update={"signing_secret": self.settings.slack.signing_secret,
+                    "signing_secret_file": self.settings.slack.signing_secret_file}
         )
+        previous = self.settings
+        self.settings = settings.model_copy(update={**kept, "log": log_settings, "slack": slack})
+        self._apply_live(previous, renderer)
+        self._rules = rules
+        self._reschedule(rules)
+        self.metrics.config_reloads.labels("success").inc()
+        self.log.info("reload_succeeded", groups=len(rules.groups), rules=rules.rule_count(), changed=list(plan.changed))
+        return True
+
+    def _reload_failed(self, problems: list[str]) -> bool:
+        self.metrics.config_reloads.labels("failure").inc()
+        self.log.error("reload_failed", problems=problems, kept_groups=len(self.jobs))
+        return False
+
+    def _apply_live(self, previous: Settings, renderer: MessageRenderer) -> None:
+        """Policies, notification settings and the log level of the new settings."""
+        settings = self.settings
         # New tickets open under the new policy; open tickets keep their stored snapshot.
         self.policy = self._ticket_policy(settings)
         for job in self.jobs.values():
             job.runner.policy = self.policy
+        self.dispatcher.renderer = renderer
+        if settings.slack.rate_per_channel != previous.slack.rate_per_channel:
+            self.dispatcher.limiter = ChannelLimiter(settings.slack.rate_per_channel)
+        sender_fields = ("token", "token_file", "base_url", "timeout")
+        if any(getattr(settings.slack, f) != getattr(previous.slack, f) for f in sender_fields):
+            self.dispatcher.sender = build_sender(settings)
+        if settings.log.level != previous.log.level:
+            logs.configure(settings.log.level, settings.log.format)
+        if settings.sla.watch_interval != previous.sla.watch_interval:
+            self._schedule_watcher(replace=True)
+
+    def _reschedule(self, rules: RuleSet) -> None:
+        """Add, replace and remove group jobs; a removed group's state and metrics go too."""
         now = self.clock()
-        wanted = {g.key: g for g in self._all_groups(rules)}
+        wanted = {g.key: g for g in rules.groups}
+        blind = blind_group(self.settings.rules.evaluation_interval)
         for key in list(self.jobs):
-            if key not in wanted:
+            if key not in wanted and key != blind.key:
                 self.scheduler.remove_job(key)
-                del self.jobs[key]
-        for key, group in wanted.items():
+                self.jobs.pop(key).runner.forget()
+                self._forget_state(key)
+        for key, group in [*wanted.items(), (blind.key, blind)]:
             job = self.jobs.get(key)
             if job is None:
                 self._add_group(group, now)
             elif job.runner.group.interval != group.interval:
                 self.scheduler.remove_job(key)
                 del self.jobs[key]
-                self._add_group(group, now, job.runner)
+                self._add_group(group, now, runner=job.runner)
             else:
                 job.runner.adopt(group)
-        self.metrics.config_reloads.labels("success").inc()
-        self.log.info("reload_succeeded", groups=len(rules.groups), rules=rules.rule_count())
-        return True
+
+    def _forget_state(self, group_key: str) -> None:
+        try:
+            with self.engine.begin() as conn:
+                alert_states.delete_group(conn, group_key)
+        except SQLAlchemyError as exc:
+            self.log.error("group_state_delete_failed", group_key=group_key, error=str(exc.__cause__ or exc).splitlines()[0])
 
     # -- scheduling --------------------------------------------------------------
 
-    def _all_groups(self, rules: RuleSet) -> list[RuleGroup]:
-        return [*rules.groups, blind_group(self.settings.rules.evaluation_interval)]
-
-    def _add_group(self, group: RuleGroup, now: datetime, runner: GroupRunner | None = None) -> None:
+    def _add_group(
+        self, group: RuleGroup, now: datetime, runner: GroupRunner | None = None, blind: bool = False
+    ) -> None:
         if runner is None:
-            query = self.tracker.samples if group.file == BLIND_GROUP_FILE else self.source.query
-            runner = GroupRunner(
-                group, self.engine, query, self.pool, self.metrics, self.tracker, self.policy, self.context
-            )
+            # The blind group "queries" the tracker; only the user's groups feed it.
+            evaluate, on_outcome = (self.evaluate_blind, None) if blind else (self.evaluate, self.tracker.record)
+            runner = GroupRunner(group, self.engine, evaluate, self.metrics, self.policy, on_outcome)
             restored = runner.restore(now, self.settings.rules.for_outage_tolerance)
             if restored:
                 runner.log.info("alert_state_restored", alerts=restored)
@@ -333,3 +395,24 @@ def build(config_file: str | None) -> Daemon:
     settings = load_settings(config_file)
     rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
     return Daemon(settings, rules, config_file)
+
+
+class LiveAnnouncer:
+    """The announcer of the policy in force, for code built once (the HTTP app, Slack buttons)."""
+
+    def __init__(self, daemon: Daemon) -> None:
+        self._daemon = daemon
+
+    def _current(self) -> Announcer:
+        announcer = self._daemon.policy.announcer
+        assert announcer is not None
+        return announcer
+
+    def routing(self, labels: Mapping[str, str], at: datetime) -> Routing:
+        return self._current().routing(labels, at)
+
+    def opened(self, conn: Connection, opened: Sequence[OpenedTicket], at: datetime) -> None:
+        self._current().opened(conn, opened, at)
+
+    def events(self, conn: Connection, events: Sequence[TimelineEvent], at: datetime) -> None:
+        self._current().events(conn, events, at)

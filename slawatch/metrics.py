@@ -8,6 +8,10 @@ from __future__ import annotations
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from slawatch.model import AlertState, FailureKind
+
+MISSED_REASONS = ("misfire", "previous_tick_running")
+
 
 class Metrics:
     def __init__(self, registry: CollectorRegistry | None = None) -> None:
@@ -41,3 +45,17 @@ class Metrics:
         self.config_reloads = Counter(
             "slawatch_config_reloads", "Reloads by outcome.", ["outcome"], registry=r
         )
+
+    def forget_group(self, group: str) -> None:
+        """Remove every series labelled with a group that no longer exists."""
+        series = [
+            (self.iterations, (group,)),
+            *((self.alerts, (group, s.value)) for s in (AlertState.PENDING, AlertState.FIRING)),
+            *((self.iterations_missed, (group, reason)) for reason in MISSED_REASONS),
+            *((self.query_failures, (group, kind.value)) for kind in FailureKind),
+        ]
+        for metric, labels in series:
+            try:
+                metric.remove(*labels)
+            except KeyError:
+                pass  # never observed

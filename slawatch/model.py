@@ -15,6 +15,10 @@ from typing import Any, Iterator, Mapping
 
 ALERTNAME = "alertname"
 METRIC_NAME = "__name__"
+BLIND_RULE = "SlawatchPrometheusUnreachable"
+"""The internal rule that fires while Prometheus cannot be reached (`rules.blind`)."""
+BLIND_GROUP_KEY = "<slawatch>;slawatch-internal"
+"""Its group's key; the report reads its tickets as time that was not observed."""
 
 
 class Labels(Mapping[str, str]):

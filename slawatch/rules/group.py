@@ -47,6 +47,18 @@ class GroupOutcome:
         return sum(1 for alerts in self.state.values() for a in alerts.values() if a.state.value == state)
 
 
+@dataclass(frozen=True)
+class GroupEvaluator:
+    """`evaluate_group` bound to one query function, pool and template context."""
+
+    query: QueryFn
+    pool: Executor
+    context: TemplateContext = alerting.NO_CONTEXT
+
+    def __call__(self, group: RuleGroup, previous: GroupState, at: datetime) -> GroupOutcome:
+        return evaluate_group(group, previous, at, self.query, self.pool, self.context)
+
+
 def evaluate_group(
     group: RuleGroup,
     previous: GroupState,

@@ -2,16 +2,18 @@
 
 The runner owns the group's in-memory alert state and the last state known to be in
 the database. A failed database write keeps both, so the next tick writes the whole
-difference: a brief database outage loses nothing and needs no restart.
+difference: a brief database outage loses nothing and needs no restart. Evaluation is
+a callable handed in (`group.GroupEvaluator` in the daemon, a plain function in tests),
+so the runner is testable with a real database and no Prometheus.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from concurrent.futures import Executor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Callable
 
 import structlog
 from sqlalchemy import Engine
@@ -20,58 +22,13 @@ from sqlalchemy.exc import SQLAlchemyError
 from slawatch.incidents import reconcile as incidents
 from slawatch.incidents.ports import Announcer
 from slawatch.metrics import Metrics
-from slawatch.model import Alert, EventKind, Labels, Sample
+from slawatch.model import Alert, EventKind
 from slawatch.rules import alerting
-from slawatch.rules.alerting import TemplateContext
-from slawatch.rules.files import AlertingRule, RuleGroup
-from slawatch.rules.group import GroupOutcome, QueryFn, evaluate_group
+from slawatch.rules.files import RuleGroup
+from slawatch.rules.group import GroupOutcome, GroupState
 from slawatch.sla.classify import Classification
 from slawatch.sla.deadlines import SlaPolicy
 from slawatch.store import alert_states
-
-BLIND_RULE = "SlawatchPrometheusUnreachable"
-BLIND_GROUP_FILE = "<slawatch>"
-
-
-@dataclass
-class ReachabilityTracker:
-    """Counts consecutive ticks that could not reach Prometheus, across all groups."""
-
-    threshold: int
-    consecutive_failures: int = 0
-    last_error: str = ""
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def record(self, outcome: GroupOutcome) -> None:
-        with self._lock:
-            if outcome.unreachable:
-                self.consecutive_failures += 1
-                self.last_error = next(f.message for f in outcome.failures if f.kind.value == "unreachable")
-            elif outcome.group.file != BLIND_GROUP_FILE:
-                self.consecutive_failures = 0
-
-    def samples(self, _expr: str, _at: datetime) -> list[Sample]:
-        """The blind rule's 'query': one sample while the outage is sustained."""
-        with self._lock:
-            if self.consecutive_failures >= self.threshold:
-                return [Sample(Labels(), float(self.consecutive_failures))]
-            return []
-
-
-def blind_group(interval: timedelta) -> RuleGroup:
-    """The internal group whose one rule fires while Prometheus cannot be reached."""
-    rule = AlertingRule(
-        name=BLIND_RULE,
-        expr="slawatch_consecutive_failed_ticks >= unreachable_after",
-        labels={"priority": "P1", "severity": "error", "service": "slawatch"},
-        annotations={
-            "summary": "slawatch cannot reach Prometheus",
-            "description": "{{ $value }} consecutive rule evaluations could not reach Prometheus; "
-            "alert states are frozen until it answers again.",
-        },
-        file=BLIND_GROUP_FILE,
-    )
-    return RuleGroup("slawatch-internal", BLIND_GROUP_FILE, interval, (rule,))
 
 
 @dataclass(frozen=True)
@@ -83,6 +40,10 @@ class TicketPolicy:
     announcer: Announcer | None = None
 
 
+Evaluate = Callable[[RuleGroup, GroupState, datetime], GroupOutcome]
+"""One tick's evaluation: the group, its previous state, the evaluation instant."""
+
+
 class GroupRunner:
     """Owns one group's state between ticks; `tick(at)` is what the scheduler calls."""
 
@@ -90,21 +51,17 @@ class GroupRunner:
         self,
         group: RuleGroup,
         engine: Engine,
-        query: QueryFn,
-        pool: Executor,
+        evaluate: Evaluate,
         metrics: Metrics,
-        tracker: ReachabilityTracker,
         policy: TicketPolicy,
-        context: TemplateContext = alerting.NO_CONTEXT,
+        on_outcome: Callable[[GroupOutcome], None] | None = None,
     ) -> None:
         self.group = group
         self.policy = policy
         self._engine = engine
-        self._query = query
-        self._pool = pool
+        self._evaluate = evaluate
         self._metrics = metrics
-        self._tracker = tracker
-        self._context = context
+        self._on_outcome = on_outcome
         self._state: dict[str, dict[str, Alert]] = {}
         self._persisted: dict[str, dict[str, Alert]] = {}
         self._lock = threading.Lock()  # reload may swap the group while a tick runs
@@ -129,9 +86,10 @@ class GroupRunner:
     def tick(self, at: datetime) -> GroupOutcome:
         with self._lock:
             started = time.monotonic()
-            outcome = evaluate_group(self.group, self._state, at, self._query, self._pool, self._context)
+            outcome = self._evaluate(self.group, self._state, at)
             self._state = outcome.state
-            self._tracker.record(outcome)
+            if self._on_outcome is not None:
+                self._on_outcome(outcome)
             written = self._persist(outcome)
             self._observe(outcome, time.monotonic() - started, written)
             return outcome
@@ -159,6 +117,10 @@ class GroupRunner:
             if event.kind is not EventKind.OPENED:
                 self.log.info("ticket_" + event.kind.value, ticket_id=event.ticket_id)
         return written
+
+    def forget(self) -> None:
+        """The group was removed by a reload: drop its metric series, as Prometheus' manager does."""
+        self._metrics.forget_group(self.group.name)
 
     def _observe(self, outcome: GroupOutcome, seconds: float, written: int | None) -> None:
         name = self.group.name

@@ -55,9 +55,9 @@ def save_group(conn: Connection, group_key: str, before: GroupState, after: Grou
     return len(gone) + len(changed)
 
 
-def delete_groups_except(conn: Connection, keep: Iterable[str]) -> None:
-    """Forget state of groups that no longer exist after a reload."""
-    conn.execute(delete(alert_state).where(alert_state.c.group_key.not_in(list(keep))))
+def delete_group(conn: Connection, group_key: str) -> None:
+    """Forget the state of a group that a reload removed."""
+    conn.execute(delete(alert_state).where(alert_state.c.group_key == group_key))
 
 
 def _key(a: Alert | None) -> tuple | None:

@@ -46,7 +46,7 @@ from slawatch.incidents.actions import acknowledge, resolve
 from slawatch.model import FailureKind, Labels, Priority, QueryFailed, Sample
 from slawatch.report import month as report
 from slawatch.report.month import ServiceTarget, build_report, last_full_month, month_bounds
-from slawatch.rules import runner
+from slawatch.rules import blind as runner
 from slawatch.rules.files import AlertingRule, RuleGroup
 from slawatch.rules.group import evaluate_group
 from slawatch.sla.business_time import BusinessCalendar

@@ -167,7 +167,7 @@ def test_deadline_warnings_and_breaches_are_recorded_once(ticker: Ticker) -> Non
 
     def watch(at: datetime) -> list[str]:
         with ticker.engine.begin() as conn:
-            return [f"{r['kind']}@{r['at'].isoformat()}" for r in deadlines.record_due(conn, at)]
+            return [f"{r.kind}@{r.at.isoformat()}" for r in deadlines.record_due(conn, at)]
 
     assert watch(T0 + timedelta(minutes=11)) == []
     assert watch(T0 + timedelta(minutes=12)) == [f"deadline_warning@{(T0 + timedelta(minutes=12)).isoformat()}"]
