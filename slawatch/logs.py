@@ -34,7 +34,3 @@ def configure(level: str = "info", fmt: str = "auto") -> None:
     )
     logging.basicConfig(level=max(_LEVELS[level], logging.WARNING), stream=sys.stderr, format="%(name)s: %(message)s")
     logging.getLogger("apscheduler").setLevel(logging.ERROR)  # its job events are logged by us
-
-
-def get_logger(**bound: object) -> structlog.typing.FilteringBoundLogger:
-    return structlog.get_logger().bind(**bound)

@@ -14,7 +14,7 @@ import threading
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from slawatch.model import BLIND_GROUP_KEY, BLIND_RULE, FailureKind, Labels, Sample
+from slawatch.model import BLIND_GROUP_KEY, BLIND_RULE, Labels, Sample
 from slawatch.rules.files import AlertingRule, RuleGroup
 from slawatch.rules.group import GroupOutcome
 
@@ -29,7 +29,6 @@ class ReachabilityTracker:
 
     threshold: int
     consecutive_failures: int = 0
-    last_error: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, outcome: GroupOutcome) -> None:
@@ -37,7 +36,6 @@ class ReachabilityTracker:
         with self._lock:
             if outcome.unreachable:
                 self.consecutive_failures += 1
-                self.last_error = next(f.message for f in outcome.failures if f.kind is FailureKind.UNREACHABLE)
             else:
                 self.consecutive_failures = 0
 

@@ -6,8 +6,6 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
@@ -53,11 +51,3 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, revision)
-
-
-def is_current(engine: Engine) -> bool:
-    """True when the database is at the newest migration."""
-    script = ScriptDirectory.from_config(_alembic_config(engine))
-    with engine.connect() as conn:
-        current = set(MigrationContext.configure(conn).get_current_heads())
-    return current == set(script.get_heads())
