@@ -21,13 +21,13 @@ from slawatch.report.render import (
     CSV_COLUMNS,
     FORMATS,
     TEXT_WIDTH,
-    ReportTemplateError,
     _duration,
     _percent,
     escape_markdown,
     render,
     slack_summary,
 )
+from slawatch.templates import TemplateFailed
 
 HOSTILE = "<script>alert(1)</script> & co"
 HOSTILE_HTML = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
@@ -402,10 +402,10 @@ def test_user_template_can_extend_the_shipped_one(tmp_path: Path) -> None:
 
 
 def test_a_failing_user_template_names_file_and_line(tmp_path: Path) -> None:
-    """An undefined variable or a sandbox violation is a ReportTemplateError with file:line."""
+    """An undefined variable or a sandbox violation is a TemplateFailed with file:line."""
     (tmp_path / "report.txt.j2").write_text("ok\n{{ no_such_thing }}\n")
-    with pytest.raises(ReportTemplateError, match=r"report\.txt\.j2:2: UndefinedError"):
+    with pytest.raises(TemplateFailed, match=r"report\.txt\.j2:2: UndefinedError"):
         render(REPORT, "text", template_dir=tmp_path)
     (tmp_path / "report.md.j2").write_text("{{ report.__class__.__mro__ }}\n")
-    with pytest.raises(ReportTemplateError, match=r"report\.md\.j2"):
+    with pytest.raises(TemplateFailed, match=r"report\.md\.j2"):
         render(REPORT, "markdown", template_dir=tmp_path)
