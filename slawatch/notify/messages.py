@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slawatch import templates
 from slawatch.templates import TemplateFailed
+from slawatch.templates.formats import human_duration
 
 __all__ = [
     "EVENT_KINDS", "SECTION_LIMIT", "EventFacts", "Mention", "MessageRenderer", "SlackMessage",
@@ -190,7 +191,7 @@ class MessageRenderer:
 
     def _filters(self) -> dict[str, Callable[..., Any]]:
         return {
-            "localtime": self.localtime, "duration": _duration, "labelset": _labelset,
+            "localtime": self.localtime, "duration": human_duration, "labelset": _labelset,
             "mention": _mention_filter, "join_mentions": _join_mentions, "link": _link,
             "summary": _summary,
         }
@@ -348,16 +349,6 @@ def _finalize(value: Any) -> str:
     if value is None:
         return ""
     return escape_mrkdwn(value if isinstance(value, str) else str(value))
-
-
-def _duration(value: timedelta | float | int) -> str:
-    """`timedelta(seconds=3900)` or `3900` -> `1h 5m`: the two largest non-zero units."""
-    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
-    amounts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
-    first = next((i for i, (n, _) in enumerate(amounts) if n), len(amounts) - 1)
-    parts = [f"{n}{unit}" for n, unit in amounts[first : first + 2] if n] or ["0s"]
-    return sign + " ".join(parts)
 
 
 def _labelset(labels: Mapping[str, str], common: Mapping[str, str] | None = None) -> str:

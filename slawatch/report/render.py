@@ -29,6 +29,7 @@ import math
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -39,6 +40,7 @@ from markupsafe import Markup
 from slawatch import templates
 from slawatch.notify.messages import escape_mrkdwn
 from slawatch.report import charts as report_charts
+from slawatch.templates.formats import AVAILABILITY_DIGITS, human_duration, percent
 
 __all__ = ["COLUMNS", "CSV_COLUMNS", "FORMATS", "TEXT_WIDTH", "Column", "escape_markdown", "render", "slack_summary"]
 
@@ -144,39 +146,17 @@ class _Built(str):
 
 # -- value formatting -------------------------------------------------------------------------
 
-def _duration(seconds: float | None) -> str:
-    """`45s`, `12m 30s`, `1h 05m`, `2d 03h`; `n/a` for null."""
-    if seconds is None:
-        return "n/a"
-    total = int(round(float(seconds)))
-    sign, total = ("-", -total) if total < 0 else ("", total)
-    days, hours, minutes, secs = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
-    if days:
-        return f"{sign}{days}d {hours:02d}h"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    return f"{sign}{minutes}m {secs:02d}s" if minutes else f"{sign}{secs}s"
-
-
-def _percent(ratio: float | None, digits: int = 1) -> str:
-    """`0.975` -> `97.5 %`; a ratio below 1 never shows as 100 %; `n/a` for null."""
-    if ratio is None:
-        return "n/a"
-    value = float(ratio) * 100
-    shown = f"{value:.{digits}f}"
-    if value < 100 and float(shown) >= 100:
-        shown = f"{math.floor(value * 10 ** digits) / 10 ** digits:.{digits}f}"
-    return f"{shown} %"
-
-
-def _availability(ratio: float | None) -> str:
-    """Availability and its target with three decimals (`99.942 %`): one decimal would show
-    99.86 % and a 99.9 % target as the same number."""
-    return _percent(ratio, 3)
-
-
 def _status(met: bool | None) -> str:
     return "n/a" if met is None else "✓ met" if met else "✗ MISSED"
+
+
+_VALUES: dict[str, Callable[..., str]] = {
+    "duration": partial(human_duration, padded=True, rounded=True),  # `1h 05m`: columns line up
+    "percent": percent,
+    "availability": partial(percent, digits=AVAILABILITY_DIGITS),
+    "status": _status,
+}
+"""How the report writes a value, by table column format and by template filter alike."""
 
 
 def _terminal_safe(text: str) -> str:
@@ -219,10 +199,7 @@ class _Formats:
             value = row.get(column.key)
         else:
             return "/".join("n/a" if row.get(k) is None else str(row.get(k)) for k in column.key)
-        formatters: dict[str, Callable[[Any], str]] = {
-            "duration": _duration, "percent": _percent, "availability": _availability, "status": _status,
-            "time": self.localtime, "ticket": lambda v: f"#{v}",
-        }
+        formatters: dict[str, Callable[[Any], str]] = {**_VALUES, "time": self.localtime, "ticket": lambda v: f"#{v}"}
         if value is None:
             return "n/a"
         return formatters.get(column.fmt, str)(value)
@@ -338,10 +315,7 @@ def _environment(template_dir: Path | None, finalize: Callable[[Any], Any], auto
                  formats: _Formats) -> jinja2.Environment:
     """The report's templates see the caller's dict, hence the immutable sandbox; they are
     whole files, hence the kept final newline."""
-    filters = {
-        "duration": _duration, "percent": _percent, "availability": _availability, "status": _status,
-        "localtime": formats.localtime,
-    }
+    filters = {**_VALUES, "localtime": formats.localtime}
     return templates.environment("report", template_dir, finalize=finalize, filters=filters, autoescape=autoescape,
                                  immutable=True, keep_trailing_newline=True)
 
