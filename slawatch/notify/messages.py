@@ -30,6 +30,7 @@ from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slawatch import templates
+from slawatch.model import EventKind
 from slawatch.templates import TemplateFailed
 from slawatch.templates.formats import human_duration
 
@@ -43,10 +44,8 @@ SECTION_LIMIT = 3000
 SERIES_SHOWN = 10
 DIGEST_MAX_LINES = 40
 OPENING, EVENT, DIGEST = "opening.md.j2", "event.md.j2", "digest.md.j2"
-EVENT_KINDS = (
-    "opened", "acknowledged", "condition_cleared", "condition_returned", "recovery_verified",
-    "resolved_manually", "deadline_warning", "deadline_breached", "reopened", "escalated",
-)
+EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
+"""The timeline events a thread reply is written for; `check` renders each of them."""
 _UTC = timezone.utc
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
 
@@ -252,8 +251,8 @@ class MessageRenderer:
         self.opening(ticket, [mention("U000")])
         self.digest([ticket], [mention("U000")])
         for kind in EVENT_KINDS:
-            detail = {"deadline": "response", "due": ticket.response_due.isoformat(), "level": 2, "reason": "r",
-                      "note": "n", "recovered_at": at.isoformat()}
+            detail = {"deadline": "response", "due": ticket.response_due.isoformat(), "reason": "r", "note": "n",
+                      "recovered_at": at.isoformat()}
             self.event(ticket, EventFacts(kind, at + timedelta(minutes=20), "U000", detail), [mention("U001")])
 
     # -- rendering ------------------------------------------------------------------------
