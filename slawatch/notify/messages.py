@@ -31,7 +31,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from slawatch import templates
 from slawatch.model import EventKind
-from slawatch.templates import TemplateFailed
+from slawatch.templates import TemplateFailed  # re-exported: `slawatch check` catches it from here
 from slawatch.templates.formats import human_duration
 
 __all__ = [
