@@ -3,7 +3,7 @@
 Pure: ticket and event facts in, a `SlackMessage` (fallback text + Block Kit) out. The
 only I/O is Jinja2 reading template files: the user's `template_dir` first, then the
 package's `slawatch/templates/slack`. A user file may `{% extends "default/opening.md.j2" %}`
-to change one block of the shipped template.
+to change one block of the shipped template (see `slawatch.templates`).
 
 Escaping is not optional. Every `{{ value }}` a template prints goes through `finalize`,
 which escapes `&`, `<` and `>` for Slack mrkdwn, so a label value `<!channel>` shows as
@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import enum
 import re
-import traceback
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -30,8 +29,10 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from slawatch import templates
+from slawatch.model import EventKind
+from slawatch.templates import TemplateFailed  # re-exported: `slawatch check` catches it from here
+from slawatch.templates.formats import human_duration
 
 __all__ = [
     "EVENT_KINDS", "SECTION_LIMIT", "EventFacts", "Mention", "MessageRenderer", "SlackMessage",
@@ -43,10 +44,8 @@ SECTION_LIMIT = 3000
 SERIES_SHOWN = 10
 DIGEST_MAX_LINES = 40
 OPENING, EVENT, DIGEST = "opening.md.j2", "event.md.j2", "digest.md.j2"
-EVENT_KINDS = (
-    "opened", "acknowledged", "condition_cleared", "condition_returned", "recovery_verified",
-    "resolved_manually", "deadline_warning", "deadline_breached", "reopened", "escalated",
-)
+EVENT_KINDS: tuple[str, ...] = tuple(kind.value for kind in EventKind)
+"""The timeline events a thread reply is written for; `check` renders each of them."""
 _UTC = timezone.utc
 _LOCAL_FORMAT = "%Y-%m-%d %H:%M %Z"
 
@@ -169,15 +168,6 @@ class SlackMessage:
     blocks: list[dict[str, Any]]
 
 
-class TemplateFailed(Exception):
-    """A message template did not compile or render; names the file and line."""
-
-    def __init__(self, template: str, line: int | None, reason: str) -> None:
-        self.template, self.line, self.reason = template, line, reason
-        where = f"{template}:{line}" if line is not None else template
-        super().__init__(f"{where}: {reason}")
-
-
 @dataclass(frozen=True)
 class _Rendered:
     fallback: str
@@ -196,19 +186,11 @@ class MessageRenderer:
             raise ValueError(f"timezone: unknown time zone {timezone!r}") from exc
         self._timezone = timezone
         self._digest_max_lines = digest_max_lines
-        shipped = jinja2.PackageLoader("slawatch", "templates/slack")
-        loaders: list[jinja2.BaseLoader] = [shipped, jinja2.PrefixLoader({"default": shipped})]
-        if template_dir is not None:
-            loaders.insert(0, jinja2.FileSystemLoader(str(template_dir)))
-        self._env = SandboxedEnvironment(
-            loader=jinja2.ChoiceLoader(loaders), autoescape=False, finalize=_finalize,
-            undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True,
-        )
-        self._env.filters.update(self._filters())
+        self._env = templates.environment("slack", template_dir, finalize=_finalize, filters=self._filters())
 
     def _filters(self) -> dict[str, Callable[..., Any]]:
         return {
-            "localtime": self.localtime, "duration": _duration, "labelset": _labelset,
+            "localtime": self.localtime, "duration": human_duration, "labelset": _labelset,
             "mention": _mention_filter, "join_mentions": _join_mentions, "link": _link,
             "summary": _summary,
         }
@@ -269,8 +251,8 @@ class MessageRenderer:
         self.opening(ticket, [mention("U000")])
         self.digest([ticket], [mention("U000")])
         for kind in EVENT_KINDS:
-            detail = {"deadline": "response", "due": ticket.response_due.isoformat(), "level": 2, "reason": "r",
-                      "note": "n", "recovered_at": at.isoformat()}
+            detail = {"deadline": "response", "due": ticket.response_due.isoformat(), "reason": "r", "note": "n",
+                      "recovered_at": at.isoformat()}
             self.event(ticket, EventFacts(kind, at + timedelta(minutes=20), "U000", detail), [mention("U001")])
 
     # -- rendering ------------------------------------------------------------------------
@@ -283,48 +265,14 @@ class MessageRenderer:
         }
 
     def _render(self, name: str, variables: Mapping[str, Any]) -> _Rendered:
-        try:
-            template = self._env.get_template(name)
-        except jinja2.TemplateSyntaxError as exc:
-            raise TemplateFailed(exc.filename or exc.name or name, exc.lineno, exc.message or "syntax error") from None
-        except jinja2.TemplateNotFound:
-            raise TemplateFailed(name, None, "template not found") from None
-        filename = template.filename or name
-        try:
-            return _render_blocks(self._env, template, variables)
-        except jinja2.TemplateSyntaxError as exc:  # an included or extended template
-            raise TemplateFailed(exc.filename or exc.name or filename, exc.lineno, exc.message or "syntax error") from None
-        except TemplateFailed:
-            raise
-        except Exception as exc:  # anything a template can do wrong: undefined, sandbox, type errors
-            line = _failing_line(self._env, filename)
-            raise TemplateFailed(filename, line, f"{type(exc).__name__}: {exc}") from exc
-
-
-def _render_blocks(env: jinja2.Environment, template: jinja2.Template, variables: Mapping[str, Any]) -> _Rendered:
-    context = template.new_context(dict(variables))
-    whole = env.concat(template.root_render_func(context)).strip()  # also defines top-level macros/sets
-
-    def block(name: str) -> str | None:
-        stack = context.blocks.get(name)
-        return env.concat(stack[0](context)).strip() if stack else None
-
-    body = block("body")
-    body = whole if body is None else body
-    fallback = block("fallback") or next((line.strip() for line in body.splitlines() if line.strip()), "")
-    if not body and not fallback:
-        raise TemplateFailed(template.filename or template.name or "?", None, "rendered an empty message")
-    return _Rendered(fallback=fallback, body=body or fallback, footer=block("footer") or "")
-
-
-def _failing_line(env: jinja2.Environment, filename: str) -> int | None:
-    """The template line of the exception being handled (Jinja rewrites the traceback)."""
-    try:
-        env.handle_exception()
-    except Exception as rewritten:
-        lines = [f.lineno for f in traceback.extract_tb(rewritten.__traceback__) if f.filename == filename]
-        return lines[-1] if lines else None
-    return None
+        """The template's `body`, `fallback` and `footer` blocks (see the module docstring)."""
+        out = templates.render_blocks(self._env, name, variables, ("body", "fallback", "footer"))
+        blocks = {block: None if text is None else text.strip() for block, text in out.blocks.items()}
+        body = out.whole.strip() if blocks["body"] is None else blocks["body"]
+        fallback = blocks["fallback"] or next((line.strip() for line in body.splitlines() if line.strip()), "")
+        if not body and not fallback:
+            raise TemplateFailed(out.filename, None, "rendered an empty message")
+        return _Rendered(fallback=fallback, body=body or fallback, footer=blocks["footer"] or "")
 
 
 def _message(rendered: _Rendered, actions: dict[str, Any] | None) -> SlackMessage:
@@ -400,16 +348,6 @@ def _finalize(value: Any) -> str:
     if value is None:
         return ""
     return escape_mrkdwn(value if isinstance(value, str) else str(value))
-
-
-def _duration(value: timedelta | float | int) -> str:
-    """`timedelta(seconds=3900)` or `3900` -> `1h 5m`: the two largest non-zero units."""
-    seconds = int(value.total_seconds() if isinstance(value, timedelta) else value)
-    sign, seconds = ("-", -seconds) if seconds < 0 else ("", seconds)
-    amounts = [(seconds // 86400, "d"), (seconds % 86400 // 3600, "h"), (seconds % 3600 // 60, "m"), (seconds % 60, "s")]
-    first = next((i for i, (n, _) in enumerate(amounts) if n), len(amounts) - 1)
-    parts = [f"{n}{unit}" for n, unit in amounts[first : first + 2] if n] or ["0s"]
-    return sign + " ".join(parts)
 
 
 def _labelset(labels: Mapping[str, str], common: Mapping[str, str] | None = None) -> str:

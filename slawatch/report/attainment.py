@@ -1,12 +1,8 @@
-"""Monthly SLA maths, pure: ratios, targets, percentiles, intervals, availability, budgets.
+"""Monthly SLA maths, pure: ratios, targets, intervals, availability, budgets.
 
 The report counts in SQL; what is left for Python is the arithmetic on those counts and
 on the few intervals availability needs, all here, all without I/O or a clock.
-
-Percentiles are nearest-rank: the q-percentile of n values is the k-th smallest with
-k = ceil(q * n), always one of the observed values (median of 1, 2, 3, 4 is 2; p90 of
-ten values is the 9th). SQL picks that value exactly; `sample_band` only tells it where
-to look (see report_queries).
+(Percentiles have their own module, `percentiles`.)
 
 Availability counts only time that was observed: downtime and the month both exclude
 the periods in which slawatch could not reach Prometheus ("unknown"), so
@@ -16,15 +12,11 @@ availability = 1 - downtime / (month - unknown), and the error budget is the sha
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from datetime import datetime
-from fractions import Fraction
-from typing import Iterable, Sequence
+from typing import Iterable
 
 Interval = tuple[datetime, datetime]
-
-QUANTILES: dict[str, Fraction] = {"median": Fraction(1, 2), "p90": Fraction(9, 10)}
 
 
 def ratio(met: int, breached: int) -> float | None:
@@ -39,42 +31,8 @@ def target_met(value: float | None, target: float) -> bool | None:
 
 
 def mean(total: float | None, count: int) -> float | None:
+    """total / count; None when there is nothing to average."""
     return total / count if count and total is not None else None
-
-
-def nearest_rank(n: int, q: Fraction) -> int:
-    """The 1-based rank of the q-percentile among n values: ceil(q * n), at least 1."""
-    if n < 1:
-        raise ValueError(f"n: need at least one value, got {n}")
-    return max(1, math.ceil(q * n))
-
-
-def percentile(sorted_values: Sequence[float], q: Fraction) -> float | None:
-    """Nearest-rank percentile of already sorted values; None for no values."""
-    if not sorted_values:
-        return None
-    return sorted_values[nearest_rank(len(sorted_values), q) - 1]
-
-
-def sample_band(
-    sorted_sample: Sequence[float], q: Fraction, z: float = 4.0
-) -> tuple[float | None, float | None]:
-    """Bounds that almost surely hold the q-percentile of the population a sample came from.
-
-    The percentile sits near position q*m of a sorted sample of m values, give or take
-    z standard deviations of a sample quantile's rank (sqrt(m q (1-q))). None means
-    unbounded on that side. The caller verifies the band by counting, so a band that
-    misses costs time, never correctness.
-    """
-    m = len(sorted_sample)
-    if m == 0:
-        return None, None
-    centre = float(q) * m
-    half = z * math.sqrt(m * float(q) * (1 - float(q))) + 1
-    low, high = math.floor(centre - half), math.ceil(centre + half)
-    lo = sorted_sample[low - 1] if low >= 1 else None
-    hi = sorted_sample[high - 1] if high <= m else None
-    return lo, hi
 
 
 def merge(intervals: Iterable[Interval]) -> list[Interval]:

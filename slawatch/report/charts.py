@@ -17,6 +17,8 @@ from datetime import date
 from typing import Any, Iterable, Mapping, Sequence
 from xml.sax.saxutils import escape, quoteattr
 
+from slawatch.templates.formats import AVAILABILITY_DIGITS, percent
+
 __all__ = [
     "AVAILABILITY_LIMIT", "PRIORITY_COLORS", "attainment_chart", "availability_axis_start",
     "availability_chart", "daily_chart",
@@ -65,13 +67,6 @@ def _svg(chart_id: str, width: int, height: int, title: str, body: Iterable[str]
     return "\n".join([head, f"<title>{escape(_clean(title))}</title>", *body, "</svg>"])
 
 
-def _percent(ratio: float, digits: int = 1) -> str:
-    shown = f"{ratio * 100:.{digits}f}"
-    if ratio < 1 and float(shown) >= 100:  # never round a shortfall up to 100 %
-        shown = f"{math.floor(ratio * 10 ** (digits + 2)) / 10 ** digits:.{digits}f}"
-    return f"{shown} %"
-
-
 def _ratio(value: Any) -> float | None:
     return None if value is None else min(max(float(value), 0.0), 1.0)
 
@@ -115,7 +110,7 @@ def attainment_chart(priorities: Mapping[str, Mapping[str, Any]]) -> str:
     body = _legend(left, 22, [("response", RESPONSE_COLOR), ("recovery", RECOVERY_COLOR)], dashed="target")
     for tick in (0, 0.25, 0.5, 0.75, 1.0):
         y = bottom - tick * plot_h
-        body += [_line(left, y, right, y, "#e0e0e0"), _text(left - 6, y + 4, f"{tick * 100:.0f} %", text_anchor="end")]
+        body += [_line(left, y, right, y, "#e0e0e0"), _text(left - 6, y + 4, percent(tick, 0), text_anchor="end")]
     names = sorted(priorities)
     group_w = (right - left) / max(len(names), 1)
     bar_w = min(group_w * 0.3, 70)
@@ -135,13 +130,13 @@ def attainment_chart(priorities: Mapping[str, Mapping[str, Any]]) -> str:
             bar_top = bottom - value * plot_h
             met, breached = stats.get(f"{kind}_met"), stats.get(f"{kind}_breached")
             body.append(_rect(x, bar_top, bar_w, value * plot_h, color,
-                              f"{name} {kind}: {_percent(value)} ({met} met, {breached} breached)"))
-            labels.append(_value_label(x + bar_w / 2, bar_top, value * plot_h, color, _percent(value), target_y))
+                              f"{name} {kind}: {percent(value)} ({met} met, {breached} breached)"))
+            labels.append(_value_label(x + bar_w / 2, bar_top, value * plot_h, color, percent(value), target_y))
         if target_y is not None:
             body.append(_line(centre - bar_w - 14, target_y, centre + bar_w + 14, target_y, "#212121",
                               stroke_width=2, stroke_dasharray="4 3"))
         body += labels  # after the target line, so a line never hides a value
-        label = name if target is None else f"{name} · target {_percent(target)}"
+        label = name if target is None else f"{name} · target {percent(target)}"
         body.append(_text(centre, bottom + 20, label, text_anchor="middle", font_weight="bold"))
         incidents = stats.get("incidents")
         body.append(_text(centre, bottom + 38, f"{incidents if incidents is not None else 0} incidents",
@@ -218,8 +213,9 @@ def availability_axis_start(values: Iterable[float | None]) -> float:
 
 
 def _axis_label(value: float, start: float) -> str:
+    """A tick of an axis starting at `start`, with as many decimals as its nines need."""
     digits = max(1, min(4, -math.floor(math.log10(1 - start)) if start < 1 else 1))
-    return f"{value * 100:.{digits}f}".rstrip("0").rstrip(".") + " %"
+    return percent(value, digits, trim=True)
 
 
 def availability_chart(services: Sequence[tuple[str, Mapping[str, Any]]], limit: int = AVAILABILITY_LIMIT) -> str:
@@ -255,10 +251,10 @@ def availability_chart(services: Sequence[tuple[str, Mapping[str, Any]]], limit:
                      _text(right + 8, y + 16, "no data", fill="#757575")]
         else:
             color = MISSED_COLOR if met is False else MET_COLOR if met else NO_DATA_COLOR
-            goal = "" if target is None else f", target {_percent(target, 3)}"
-            tooltip = f"{name}: {_percent(availability, 3)}{goal}"
+            goal = "" if target is None else f", target {percent(target, AVAILABILITY_DIGITS)}"
+            tooltip = f"{name}: {percent(availability, AVAILABILITY_DIGITS)}{goal}"
             body += [_rect(left, y + 5, x_of(availability) - left, row_h - 10, color, tooltip),
-                     _text(right + 8, y + 16, _percent(availability, 3))]
+                     _text(right + 8, y + 16, percent(availability, AVAILABILITY_DIGITS))]
         if target is not None:
             body.append(_line(x_of(target), y + 2, x_of(target), y + row_h - 2, "#212121", stroke_width=2))
     if not shown:

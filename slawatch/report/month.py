@@ -1,7 +1,7 @@
 """The monthly SLA report as one JSON-ready dict: `build_report`.
 
-Counting happens in SQL (`store.report_queries`), maths in `attainment`; this module
-decides the month, asks, and shapes the answer. The clock is a parameter (`now`).
+Counting happens in SQL (`queries`), maths in `attainment` and `percentiles`; this
+module decides the month, asks, and shapes the answer. The clock is a parameter (`now`).
 
 A month is "YYYY-MM" in the configured timezone: [local midnight of the 1st, local
 midnight of the next 1st), so October 2026 in Europe/Berlin has 31 days + 1 hour. A
@@ -29,7 +29,7 @@ Shape (stable; the text, markdown, html and csv renderers read it):
 
 Meaning of the figures:
 - `*_met` / `*_breached` / `*_pending`: deadlines of the month's tickets, judged at
-  `now` as `ticket_view.outcomes` judges one ticket; an open ticket past its deadline
+  `now` as `cli.views.outcomes` judges one ticket; an open ticket past its deadline
   is breached; pending ones (not yet due) are left out of the attainment and listed.
 - `*_attainment` = met / (met + breached), a ratio in 0..1, null when both are 0.
   `target` is the priority's attainment target (default 0.95); `target_met` is true
@@ -71,17 +71,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Connection
 
 from slawatch.model import Sample
-from slawatch.report import attainment
+from slawatch.report import attainment, percentiles
 from slawatch.report import queries as rq
-from slawatch.report.queries import BREACHED, PENDING, PRIORITIES, Band, Target, Window
+from slawatch.report.percentiles import Target
+from slawatch.report.queries import BREACHED, PENDING, PRIORITIES, Window
 
 UTC = dt_timezone.utc
 DEFAULT_PRIORITY_TARGET = 0.95
-# The internal monitoring-blind rule and its group (slawatch.runner; not imported here
-# because the daemon's modules would double the CLI's start-up time; a test pins them).
+# The internal monitoring-blind rule and its group (slawatch.rules.runner; not imported
+# here because the daemon's modules would double the CLI's start-up time; a test pins them).
 BLIND_RULE = "SlawatchPrometheusUnreachable"
 BLIND_GROUP_KEY = "<slawatch>;slawatch-internal"
-SAMPLE_SIZE = 50_000  # rows sampled to place the percentile bands; bounds the Python side
 
 QueryFn = Callable[[str, datetime], Sequence[Sample]]
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
@@ -133,17 +133,15 @@ def build_report(
     iso = _iso(zone)
     rq.prepare(conn)
     counts = rq.priority_counts(conn, w)
-    bands = _bands(rq.sample(conn, w, max(1, math.ceil(sum(counts.values()) / SAMPLE_SIZE))))
-    scanned = rq.scan(conn, w, bands)
-    sums, ranks = scanned.durations, _ranks(scanned.durations)
-    offsets = {x: rank - 1 - _below(sums, x) for x, rank in ranks.items()}
-    issues = rq.issues(conn, w, scanned, {x: offset for x, offset in offsets.items() if offset >= 0})
-    percentiles = {
-        x: issues.picks.get(x) if issues.picks.get(x) is not None else rq.exact_percentile(conn, w, x, rank)
-        for x, rank in ranks.items()
-    }
+    wanted = percentiles.targets(rq.METRICS, (*PRIORITIES, None))
+    sampled = rq.sample(conn, w, percentiles.sample_step(sum(counts.values())))
+    scanned = rq.scan(conn, w, percentiles.bands(sampled, rq.METRICS, wanted))
+    sums = scanned.durations
+    ranks = percentiles.ranks({x: _count(sums, x.metric, x.group) for x in wanted})
+    issues = rq.issues(conn, w, scanned, percentiles.offsets(ranks, scanned.below))
+    found = percentiles.settle(ranks, issues.picks, lambda x, rank: rq.exact_percentile(conn, w, x, rank))
     priorities = {
-        p: _attainment(p, counts.get(p, 0), sums[p], issues, percentiles, priority_targets.get(p, DEFAULT_PRIORITY_TARGET))
+        p: _attainment(p, counts.get(p, 0), sums[p], issues, found, priority_targets.get(p, DEFAULT_PRIORITY_TARGET))
         for p in PRIORITIES
     }
     return {
@@ -152,7 +150,7 @@ def build_report(
         "generated_at": iso(w.now),
         "service": service,
         "period": {"start": iso(start), "end": iso(end), "seconds": int((end - start).total_seconds())},
-        "overall": _overall(counts, sums, issues, percentiles),
+        "overall": _overall(counts, sums, issues, found),
         "priorities": priorities,
         "pending": [_pending(i, iso) for i in issues.items if i.state == PENDING],
         "breaches": [_breach(i, iso) for i in issues.items if i.state == BREACHED],
@@ -171,45 +169,14 @@ def _ms(value: float | None) -> float | None:
     return None if value is None else round(value, 3)
 
 
-def _targets() -> list[Target]:
-    return [Target(m, g, q) for m in rq.METRICS for g in (*PRIORITIES, None) for q in attainment.QUANTILES]
-
-
-def _bands(rows: Sequence[tuple[str, Any, Any]]) -> dict[Target, Band]:
-    """Where each percentile lies, from the sample (at most SAMPLE_SIZE rows)."""
-    values: dict[tuple[str, str | None], list[Any]] = {}
-    for i, metric in enumerate(rq.METRICS, start=1):
-        found = sorted(((r[0], r[i]) for r in rows if r[i] is not None), key=lambda pv: pv[1])
-        values[(metric, None)] = [v for _, v in found]
-        for priority in PRIORITIES:
-            values[(metric, priority)] = [v for p, v in found if p == priority]
-    return {
-        x: Band(*attainment.sample_band(values[(x.metric, x.group)], attainment.QUANTILES[x.quantile]))
-        for x in _targets()
-    }
-
-
 def _count(sums: Mapping[str, rq.Durations], metric: str, group: str | None) -> int:
+    """How many `metric` durations `group` (a priority, None = all) has."""
     return sum(getattr(d, f"{metric}_n") for p, d in sums.items() if group in (None, p))
-
-
-def _below(sums: Mapping[str, rq.Durations], x: Target) -> int:
-    return sum(d.below.get(x, 0) for d in sums.values())
-
-
-def _ranks(sums: Mapping[str, rq.Durations]) -> dict[Target, int]:
-    """The nearest rank of every percentile that has values."""
-    ranks = {}
-    for x in _targets():
-        n = _count(sums, x.metric, x.group)
-        if n:
-            ranks[x] = attainment.nearest_rank(n, attainment.QUANTILES[x.quantile])
-    return ranks
 
 
 def _figures(
     incidents: int, issues: rq.Issues, group: str | None, sums: Mapping[str, rq.Durations],
-    percentiles: Mapping[Target, float | None],
+    values: Mapping[Target, float | None],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {"incidents": incidents}
     for deadline in ("response", "recovery"):
@@ -223,16 +190,16 @@ def _figures(
     for metric in rq.METRICS:
         total = sum(getattr(d, f"{metric}_sum") for p, d in sums.items() if group in (None, p))
         out[f"{metric}_seconds"] = _ms(attainment.mean(total, _count(sums, metric, group)))
-        for quantile in attainment.QUANTILES:
-            out[f"{metric}_{quantile}_seconds"] = _ms(percentiles.get(Target(metric, group, quantile)))
+        for quantile in percentiles.QUANTILES:
+            out[f"{metric}_{quantile}_seconds"] = _ms(values.get(Target(metric, group, quantile)))
     return out
 
 
 def _attainment(
     priority: str, incidents: int, durations: rq.Durations, issues: rq.Issues,
-    percentiles: Mapping[Target, float | None], target: float,
+    values: Mapping[Target, float | None], target: float,
 ) -> dict[str, Any]:
-    out = _figures(incidents, issues, priority, {priority: durations}, percentiles)
+    out = _figures(incidents, issues, priority, {priority: durations}, values)
     judged = [attainment.target_met(out[k], target) for k in ("response_attainment", "recovery_attainment")]
     decided = [j for j in judged if j is not None]
     return {**out, "target": target, "target_met": all(decided) if decided else None}
@@ -240,9 +207,9 @@ def _attainment(
 
 def _overall(
     counts: Mapping[str, int], sums: Mapping[str, rq.Durations], issues: rq.Issues,
-    percentiles: Mapping[Target, float | None],
+    values: Mapping[Target, float | None],
 ) -> dict[str, Any]:
-    out = _figures(sum(counts.get(p, 0) for p in PRIORITIES), issues, None, sums, percentiles)
+    out = _figures(sum(counts.get(p, 0) for p in PRIORITIES), issues, None, sums, values)
     return {**out, "target": None, "target_met": None}
 
 

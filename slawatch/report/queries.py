@@ -1,9 +1,9 @@
 """The monthly report's SQL (SQLAlchemy Core): every count, sum and order statistic.
 
 A month is the tickets opened in [start, end) (optionally of one service). Outcomes are
-computed per row in SQL with the rules of `ticket_view.outcomes` / `sla`: responded =
+computed per row in SQL with the rules of `cli.views.outcomes` / `sla.deadlines`: responded =
 acknowledged_at, else resolved_at; recovered = recovered_at, else resolved_at of a
-manual resolution; met / breached / pending as in `sla.response_met`/`recovery_met`.
+manual resolution; met / breached / pending as in `sla.deadlines.response_met`/`recovery_met`.
 
 Shaped for 1,000,000 tickets a month on SQLite, whose cost is per row and per
 expression (no hash aggregation, a slow sorter), and for PostgreSQL alike:
@@ -13,11 +13,11 @@ expression (no hash aggregation, a slow sorter), and for PostgreSQL alike:
 - that scan also collects, as JSON text, the ids of the few tickets that missed (or
   have not yet met) a deadline, and the durations inside each percentile band; `issues`
   reads those tickets by primary key and lists, counts and ranks their breaches;
-- median and p90 (nearest rank) without sorting the month: a bounded sample (ids that
-  are multiples of a step) gives each percentile a band of values that should hold it;
-  the scan counts the values below the band and keeps those inside, and SQL picks the
-  (rank - below)-th inside. A band that misses is detected and that percentile is then
-  sorted in full (`exact_percentile`), so the result is always exact.
+- median and p90 (nearest rank) without sorting the month, by the algorithm of
+  `percentiles`, which these statements execute: `sample` reads the sampled rows, `scan`
+  counts the values below each band and keeps those inside, `issues` picks the value at
+  each band's offset, and `exact_percentile` sorts one percentile in full where a band
+  missed.
 Durations are seconds from julianday() on SQLite (millisecond resolution) and
 date_part('epoch', ...) on PostgreSQL (microseconds), so the two may differ in the
 last reported digit when timestamps carry sub-millisecond parts.
@@ -60,6 +60,7 @@ from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.types import JSON, TypeEngine
 
 from slawatch.model import Priority, Resolution
+from slawatch.report.percentiles import Band, Target
 from slawatch.store.schema import UtcDateTime
 from slawatch.store.schema import tickets as t
 
@@ -145,32 +146,14 @@ class Window:
     service: str | None = None
 
 
-@dataclass(frozen=True)
-class Target:
-    """One order statistic: `metric` (mtta|mttr) of `group` (a priority, None = all) at `quantile`."""
-
-    metric: str
-    group: str | None
-    quantile: str
-
-
-@dataclass(frozen=True)
-class Band:
-    """Values in [lo, hi]; None is unbounded on that side."""
-
-    lo: Any = None
-    hi: Any = None
-
-
 @dataclass
 class Durations:
-    """Per priority: how many durations there are, their sum, and counts below each band."""
+    """Per priority: how many durations there are, and their sum."""
 
     mtta_n: int = 0
     mtta_sum: float = 0.0
     mttr_n: int = 0
     mttr_sum: float = 0.0
-    below: dict[Target, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -178,6 +161,7 @@ class Scanned:
     """What one pass over the month found: sums per priority, and what `issues` reads next."""
 
     durations: dict[str, Durations]
+    below: dict[Target, int]  # how many of each target's values lie below its band
     missed: str  # JSON array of the ids of tickets with a deadline breached or pending
     inside: dict[Target, str]  # JSON array of the durations inside each target's band
 
@@ -380,17 +364,18 @@ def scan(conn: Connection, w: Window, bands: Mapping[Target, Band]) -> Scanned:
             )
         )
     durations: dict[str, Durations] = {}
+    below: dict[Target, int] = {x: 0 for x in targets}
     missed: list[str | None] = []
     inside_of: dict[Target, list[str | None]] = {x: [] for x in targets}
     for row in conn.execute(union_all(*arms)).all():
         priority, mtta_n, mtta_sum, mttr_n, mttr_sum, missed_ids, *rest = row
         inside_json, below_n = rest[: len(targets)], rest[len(targets):]
-        durations[priority] = Durations(mtta_n, float(mtta_sum or 0), mttr_n, float(mttr_sum or 0),
-                                        dict(zip(targets, below_n)))
+        durations[priority] = Durations(mtta_n, float(mtta_sum or 0), mttr_n, float(mttr_sum or 0))
         missed.append(missed_ids)
-        for x, found in zip(targets, inside_json):
+        for x, found, n in zip(targets, inside_json, below_n):
             inside_of[x].append(found)
-    return Scanned(durations, _concat(missed), {x: _concat(found) for x, found in inside_of.items()})
+            below[x] += n
+    return Scanned(durations, below, _concat(missed), {x: _concat(found) for x, found in inside_of.items()})
 
 
 def issues(conn: Connection, w: Window, scanned: Scanned, offsets: Mapping[Target, int]) -> Issues:

@@ -3,9 +3,10 @@
 Pure: the report dict (the shape `slawatch report --format json` prints) in, a string out.
 The only I/O is Jinja2 reading templates: the user's `template_dir` first, then the
 package's `slawatch/templates/report` (also reachable as `default/<name>`, so a user file
-may `{% extends "default/report.html.j2" %}` and change one block). Templates run in
-Jinja2's sandbox; they get the report as `report` plus ready-made lists and helpers
-(see `_context`), so a user template never re-implements sorting, capping or escaping.
+may `{% extends "default/report.html.j2" %}` and change one block; see `slawatch.templates`).
+Templates run in Jinja2's sandbox, which here also keeps them from modifying the report;
+they get the report as `report` plus ready-made lists and helpers (see `_context`), so a
+user template never re-implements sorting, capping or escaping.
 
 Escaping is not optional. Rule, service and acknowledged-by values come from labels and
 are untrusted. Every `{{ value }}` goes through a per-format `finalize`: html autoescapes,
@@ -14,7 +15,7 @@ control characters (a label cannot move the terminal's cursor). Helpers that bui
 tables (`table`, `md_table`) escape each cell themselves and return text marked as built.
 
 Formats: text (aligned tables, lines of at most 100 columns), markdown (GitHub tables),
-html (one self-contained file: inline CSS, inline SVG charts from `report_charts`, no
+html (one self-contained file: inline CSS, inline SVG charts from `charts`, no
 script, no external reference), json (`json.dumps(report, indent=2)`: the documented
 input shape, unchanged) and csv (the attainment table only, see `CSV_COLUMNS`).
 """
@@ -25,25 +26,23 @@ import csv
 import io
 import json
 import math
-import traceback
 import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Iterable, Literal, Mapping, Sequence
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
-from jinja2.sandbox import ImmutableSandboxedEnvironment
 from markupsafe import Markup
 
+from slawatch import templates
 from slawatch.notify.messages import escape_mrkdwn
 from slawatch.report import charts as report_charts
+from slawatch.templates.formats import AVAILABILITY_DIGITS, human_duration, percent
 
-__all__ = [
-    "COLUMNS", "CSV_COLUMNS", "FORMATS", "TEXT_WIDTH", "Column", "ReportTemplateError", "escape_markdown",
-    "render", "slack_summary",
-]
+__all__ = ["COLUMNS", "CSV_COLUMNS", "FORMATS", "TEXT_WIDTH", "Column", "escape_markdown", "render", "slack_summary"]
 
 Format = Literal["text", "markdown", "html", "json", "csv"]
 FORMATS: tuple[str, ...] = ("text", "markdown", "html", "json", "csv")
@@ -67,14 +66,6 @@ report's month (`2026-10`), `service` its service filter (empty: all services). 
 integers, attainments and target ratios 0..1, times in seconds; empty = no data (null);
 `target_met` is `true`/`false`/empty. CSV holds one table, so it is the attainment table
 only: breaches, services and the daily timeline are in json, markdown and html."""
-
-
-class ReportTemplateError(Exception):
-    """A report template failed to load or render: which file, which line, what."""
-
-    def __init__(self, template: str, line: int | None, message: str) -> None:
-        self.template, self.line, self.message = template, line, message
-        super().__init__(f"{template}{f':{line}' if line else ''}: {message}")
 
 
 @dataclass(frozen=True)
@@ -155,39 +146,17 @@ class _Built(str):
 
 # -- value formatting -------------------------------------------------------------------------
 
-def _duration(seconds: float | None) -> str:
-    """`45s`, `12m 30s`, `1h 05m`, `2d 03h`; `n/a` for null."""
-    if seconds is None:
-        return "n/a"
-    total = int(round(float(seconds)))
-    sign, total = ("-", -total) if total < 0 else ("", total)
-    days, hours, minutes, secs = total // 86400, total % 86400 // 3600, total % 3600 // 60, total % 60
-    if days:
-        return f"{sign}{days}d {hours:02d}h"
-    if hours:
-        return f"{sign}{hours}h {minutes:02d}m"
-    return f"{sign}{minutes}m {secs:02d}s" if minutes else f"{sign}{secs}s"
-
-
-def _percent(ratio: float | None, digits: int = 1) -> str:
-    """`0.975` -> `97.5 %`; a ratio below 1 never shows as 100 %; `n/a` for null."""
-    if ratio is None:
-        return "n/a"
-    value = float(ratio) * 100
-    shown = f"{value:.{digits}f}"
-    if value < 100 and float(shown) >= 100:
-        shown = f"{math.floor(value * 10 ** digits) / 10 ** digits:.{digits}f}"
-    return f"{shown} %"
-
-
-def _availability(ratio: float | None) -> str:
-    """Availability and its target with three decimals (`99.942 %`): one decimal would show
-    99.86 % and a 99.9 % target as the same number."""
-    return _percent(ratio, 3)
-
-
 def _status(met: bool | None) -> str:
     return "n/a" if met is None else "✓ met" if met else "✗ MISSED"
+
+
+_VALUES: dict[str, Callable[..., str]] = {
+    "duration": partial(human_duration, padded=True, rounded=True),  # `1h 05m`: columns line up
+    "percent": percent,
+    "availability": partial(percent, digits=AVAILABILITY_DIGITS),
+    "status": _status,
+}
+"""How the report writes a value, by table column format and by template filter alike."""
 
 
 def _terminal_safe(text: str) -> str:
@@ -230,10 +199,7 @@ class _Formats:
             value = row.get(column.key)
         else:
             return "/".join("n/a" if row.get(k) is None else str(row.get(k)) for k in column.key)
-        formatters: dict[str, Callable[[Any], str]] = {
-            "duration": _duration, "percent": _percent, "availability": _availability, "status": _status,
-            "time": self.localtime, "ticket": lambda v: f"#{v}",
-        }
+        formatters: dict[str, Callable[[Any], str]] = {**_VALUES, "time": self.localtime, "ticket": lambda v: f"#{v}"}
         if value is None:
             return "n/a"
         return formatters.get(column.fmt, str)(value)
@@ -346,20 +312,12 @@ def _daily_facts(daily: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 
 
 def _environment(template_dir: Path | None, finalize: Callable[[Any], Any], autoescape: bool,
-                 formats: _Formats) -> ImmutableSandboxedEnvironment:
-    shipped = jinja2.PackageLoader("slawatch", "templates/report")
-    loaders: list[jinja2.BaseLoader] = [shipped, jinja2.PrefixLoader({"default": shipped})]
-    if template_dir is not None:
-        loaders.insert(0, jinja2.FileSystemLoader(str(template_dir)))
-    env = ImmutableSandboxedEnvironment(
-        loader=jinja2.ChoiceLoader(loaders), autoescape=autoescape, finalize=finalize,
-        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True,
-    )
-    env.filters.update({
-        "duration": _duration, "percent": _percent, "availability": _availability, "status": _status,
-        "localtime": formats.localtime,
-    })
-    return env
+                 formats: _Formats) -> jinja2.Environment:
+    """The report's templates see the caller's dict, hence the immutable sandbox; they are
+    whole files, hence the kept final newline."""
+    filters = {**_VALUES, "localtime": formats.localtime}
+    return templates.environment("report", template_dir, finalize=finalize, filters=filters, autoescape=autoescape,
+                                 immutable=True, keep_trailing_newline=True)
 
 
 def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], Any]:
@@ -372,20 +330,6 @@ def _finalizer(escape: Callable[[str], str]) -> Callable[[Any], Any]:
     return finalize
 
 
-def _render_template(env: jinja2.Environment, name: str, context: Mapping[str, Any]) -> str:
-    try:
-        return env.get_template(name).render(context)
-    except jinja2.TemplateSyntaxError as exc:
-        raise ReportTemplateError(exc.filename or exc.name or name, exc.lineno, exc.message or "syntax error") from None
-    except jinja2.TemplateNotFound as exc:
-        raise ReportTemplateError(name, None, f"template not found: {exc.name}") from None
-    except Exception as exc:  # undefined variables, sandbox violations, type errors in a template
-        frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename.endswith(".j2")]
-        where = frames[-1] if frames else None
-        raise ReportTemplateError(where.filename if where else name, where.lineno if where else None,
-                                  f"{type(exc).__name__}: {exc}") from None
-
-
 def _zone(report: Mapping[str, Any]) -> ZoneInfo:
     try:
         return ZoneInfo(str(report["timezone"]))
@@ -396,7 +340,7 @@ def _zone(report: Mapping[str, Any]) -> ZoneInfo:
 # -- public API -------------------------------------------------------------------------------
 
 def render(report: Mapping[str, Any], fmt: Format, template_dir: Path | None = None) -> str:
-    """Render the report dict in one of `FORMATS`; raises `ReportTemplateError` when a
+    """Render the report dict in one of `FORMATS`; raises `templates.TemplateFailed` when a
     (user) template fails and `ValueError` for an unknown format or timezone."""
     if fmt == "json":
         return json.dumps(report, indent=2, ensure_ascii=False) + "\n"
@@ -423,7 +367,7 @@ def render(report: Mapping[str, Any], fmt: Format, template_dir: Path | None = N
         context["table"] = lambda rows, columns, width=TEXT_WIDTH: _text_table(formats, rows, columns, width)
         context["sparkline"] = _sparkline
         context["width"] = TEXT_WIDTH
-    return _render_template(env, TEMPLATES[fmt], context)
+    return templates.render(env, TEMPLATES[fmt], context)
 
 
 def slack_summary(report: Mapping[str, Any], template_dir: Path | None = None) -> str:
@@ -436,7 +380,7 @@ def slack_summary(report: Mapping[str, Any], template_dir: Path | None = None) -
     context = _context(report, formats, ROW_LIMITS["slack"])
     context["breach_count"] = len(report["breaches"])
     context["pending_count"] = len(report["pending"])
-    return _render_template(env, SLACK_TEMPLATE, context).strip() + "\n"
+    return templates.render(env, SLACK_TEMPLATE, context).strip() + "\n"
 
 
 def _csv(report: Mapping[str, Any]) -> str:

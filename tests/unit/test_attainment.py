@@ -1,21 +1,17 @@
-"""Monthly SLA maths: ratios, nearest-rank percentiles and their bands, intervals, availability."""
+"""Monthly SLA maths: ratios, targets, means, intervals, availability, error budgets."""
 
 from __future__ import annotations
 
 import math
-import random
 from datetime import datetime, timedelta, timezone
-from fractions import Fraction
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
 from slawatch.report import attainment
-from slawatch.report.attainment import QUANTILES
 
 T0 = datetime(2026, 10, 1, tzinfo=timezone.utc)
-MEDIAN, P90 = QUANTILES["median"], QUANTILES["p90"]
 
 
 def at(minutes: float) -> datetime:
@@ -46,68 +42,6 @@ def test_mean_of_nothing_is_none() -> None:
     assert attainment.mean(0.0, 0) is None
     assert attainment.mean(None, 3) is None
     assert attainment.mean(12.0, 4) == 3.0
-
-
-@pytest.mark.parametrize(
-    ("values", "q", "expected"),
-    [
-        ([7.0], MEDIAN, 7.0),
-        ([1.0, 2.0], MEDIAN, 1.0),  # ceil(0.5 * 2) = 1st
-        ([1.0, 2.0, 3.0], MEDIAN, 2.0),
-        ([1.0, 2.0, 3.0, 4.0], MEDIAN, 2.0),  # nearest rank never interpolates
-        ([float(i) for i in range(1, 11)], P90, 9.0),  # ceil(0.9 * 10) = 9th
-        ([float(i) for i in range(1, 12)], P90, 10.0),  # ceil(9.9) = 10th
-        ([5.0, 1.0], P90, 5.0),  # ceil(1.8) = 2nd
-        ([], MEDIAN, None),
-    ],
-)
-def test_percentiles_are_nearest_rank(values, q, expected) -> None:
-    assert attainment.percentile(sorted(values), q) == expected
-
-
-def test_nearest_rank_uses_exact_fractions() -> None:
-    # 0.9 * 10 is 9.000000000000002 in floating point; the rank must still be 9.
-    assert attainment.nearest_rank(10, Fraction(9, 10)) == 9
-    assert attainment.nearest_rank(1, Fraction(1, 2)) == 1
-    with pytest.raises(ValueError, match="at least one"):
-        attainment.nearest_rank(0, MEDIAN)
-
-
-@given(st.lists(st.integers(0, 10_000), min_size=1, max_size=300), st.sampled_from([MEDIAN, P90]))
-def test_nearest_rank_value_has_at_least_q_of_values_at_or_below_it(values, q) -> None:
-    ordered = sorted(values)
-    value = attainment.percentile(ordered, q)
-    assert sum(v <= value for v in ordered) >= q * len(ordered)
-    assert sum(v < value for v in ordered) < q * len(ordered)
-
-
-def test_a_band_from_an_empty_sample_is_unbounded() -> None:
-    assert attainment.sample_band([], MEDIAN) == (None, None)
-
-
-@pytest.mark.parametrize("q", [MEDIAN, P90])
-def test_a_band_from_a_whole_population_holds_its_percentile(q) -> None:
-    values = [float(v) for v in range(1, 1001)]
-    lo, hi = attainment.sample_band(values, q)
-    assert lo is not None and hi is not None and lo <= attainment.percentile(values, q) <= hi
-
-
-def test_a_band_near_the_ends_of_the_sample_is_open_there() -> None:
-    lo, hi = attainment.sample_band([1.0, 2.0, 3.0], P90)
-    assert hi is None
-
-
-def test_bands_from_every_twentieth_value_hold_the_percentiles_of_skewed_data() -> None:
-    rng = random.Random(3)
-    population = [rng.lognormvariate(6, 1.2) for _ in range(40_000)]
-    sample = sorted(population[::20])
-    ordered = sorted(population)
-    for q in (MEDIAN, P90):
-        lo, hi = attainment.sample_band(sample, q)
-        exact = attainment.percentile(ordered, q)
-        assert lo <= exact <= hi
-        inside = sum(lo <= v <= hi for v in population)
-        assert inside < len(population) * 0.1  # a band is a small slice, not the month
 
 
 def test_merge_joins_overlapping_and_touching_intervals_and_drops_empty_ones() -> None:

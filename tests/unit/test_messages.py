@@ -52,7 +52,6 @@ def make_event(kind: str, at: datetime = OPENED + timedelta(minutes=19), **detai
     defaults: dict[str, Any] = {
         "deadline_warning": {"deadline": "response", "due": (OPENED + timedelta(minutes=15)).isoformat()},
         "deadline_breached": {"deadline": "response", "due": (OPENED + timedelta(minutes=15)).isoformat()},
-        "escalated": {"level": 2, "reason": "response deadline breached"},
         "resolved_manually": {"note": "restarted the pods"},
         "recovery_verified": {"recovered_at": (OPENED + timedelta(minutes=40)).isoformat()},
         "reopened": {"reason": "condition still firing"},
@@ -412,7 +411,7 @@ def test_templates_are_sandboxed(tmp_path: Path) -> None:
 
 def test_check_accepts_the_shipped_templates_and_rejects_a_broken_override(tmp_path: Path) -> None:
     MessageRenderer(timezone="Europe/Berlin").check()
-    (tmp_path / "event.md.j2").write_text("{{ event.kind }}{% if event.kind == 'escalated' %} {{ event.detail.levle }}{% endif %}\n")
+    (tmp_path / "event.md.j2").write_text("{{ event.kind }}{% if event.kind == 'reopened' %} {{ event.detail.raeson }}{% endif %}\n")
     with pytest.raises(TemplateFailed, match="event.md.j2:1"):
         MessageRenderer(tmp_path).check()
 

@@ -21,13 +21,11 @@ from slawatch.report.render import (
     CSV_COLUMNS,
     FORMATS,
     TEXT_WIDTH,
-    ReportTemplateError,
-    _duration,
-    _percent,
     escape_markdown,
     render,
     slack_summary,
 )
+from slawatch.templates import TemplateFailed
 
 HOSTILE = "<script>alert(1)</script> & co"
 HOSTILE_HTML = "&lt;script&gt;alert(1)&lt;/script&gt; &amp; co"
@@ -365,21 +363,40 @@ def test_text_caps_breaches_at_50() -> None:
     assert len(re.findall(r"^\s*#\d+ ", text, flags=re.M)) == 50 + len(REPORT["pending"])
 
 
+def _filtered(tmp_path: Path, value: object, name: str) -> str:
+    """`value` through the report's filter `name`, as a user's text template prints it."""
+    (tmp_path / "report.txt.j2").write_text(f"{{{{ ({value!r})|{name} }}}}")
+    return render(REPORT, "text", template_dir=tmp_path)
+
+
 @pytest.mark.parametrize("seconds, shown", [
     (None, "n/a"), (0, "0s"), (45, "45s"), (750, "12m 30s"), (3900, "1h 05m"), (3600, "1h 00m"),
     (183_600, "2d 03h"), (59.6, "1m 00s"),
 ])
-def test_duration(seconds: float | None, shown: str) -> None:
+def test_duration(tmp_path: Path, seconds: float | None, shown: str) -> None:
     """Durations read as the two largest units, minutes and hours zero-padded."""
-    assert _duration(seconds) == shown
+    assert _filtered(tmp_path, seconds, "duration") == shown
 
 
 @pytest.mark.parametrize("ratio, shown", [
     (None, "n/a"), (0.975, "97.5 %"), (1.0, "100.0 %"), (0.99995, "99.9 %"), (0, "0.0 %"), (1.42, "142.0 %"),
 ])
-def test_percent(ratio: float | None, shown: str) -> None:
+def test_percent(tmp_path: Path, ratio: float | None, shown: str) -> None:
     """One decimal; a shortfall never rounds up to 100 %."""
-    assert _percent(ratio) == shown
+    assert _filtered(tmp_path, ratio, "percent") == shown
+
+
+def test_availability_has_three_decimals(tmp_path: Path) -> None:
+    """An availability and its target tell 99.86 % from 99.9 %; a shortfall never shows 100 %."""
+    assert _filtered(tmp_path, 0.99862, "availability") == "99.862 %"
+    assert _filtered(tmp_path, 0.9999999, "availability") == "99.999 %"
+
+
+def test_table_cells_format_values_as_the_filters_do() -> None:
+    """Late and time columns in the text tables use the same durations and percentages."""
+    text = render(REPORT, "text")
+    assert "12m 30s" in text and "1h 05m" in text and "1h 00m" in text
+    assert "99.942 %" in text and "91.7 %" in text
 
 
 # -- templates ------------------------------------------------------------------------------------
@@ -402,10 +419,10 @@ def test_user_template_can_extend_the_shipped_one(tmp_path: Path) -> None:
 
 
 def test_a_failing_user_template_names_file_and_line(tmp_path: Path) -> None:
-    """An undefined variable or a sandbox violation is a ReportTemplateError with file:line."""
+    """An undefined variable or a sandbox violation is a TemplateFailed with file:line."""
     (tmp_path / "report.txt.j2").write_text("ok\n{{ no_such_thing }}\n")
-    with pytest.raises(ReportTemplateError, match=r"report\.txt\.j2:2: UndefinedError"):
+    with pytest.raises(TemplateFailed, match=r"report\.txt\.j2:2: UndefinedError"):
         render(REPORT, "text", template_dir=tmp_path)
     (tmp_path / "report.md.j2").write_text("{{ report.__class__.__mro__ }}\n")
-    with pytest.raises(ReportTemplateError, match=r"report\.md\.j2"):
+    with pytest.raises(TemplateFailed, match=r"report\.md\.j2"):
         render(REPORT, "markdown", template_dir=tmp_path)
