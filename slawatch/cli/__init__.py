@@ -9,6 +9,8 @@ from datetime import datetime, timezone
 import click
 
 from slawatch import logs
+
+__all__ = ["main"]
 from slawatch.config.located import InputError
 from slawatch.config.settings import Settings, load_settings
 

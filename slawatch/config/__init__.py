@@ -1,15 +1,14 @@
 """Typed settings: one YAML file plus SLAWATCH_* overrides, validated with file:line errors.
 
-`settings` is the whole file; `sla` and `notify` are the slices handed to the SLA core and
-to notifications; `located` is YAML loading that remembers lines; `durations` is the
-Prometheus duration syntax shared with rule files.
+    settings   the whole file (`Settings`, `load_settings`)
+    sla        the SLA and classification slices handed to the SLA core
+    notify     the slack, oncall and server slices
+    located    YAML loading that remembers lines (`InputError`, `Problem`)
+    durations  the Prometheus duration syntax shared with rule files
+    reload     what SIGHUP may change while the daemon runs (pure)
+
+Nothing is imported here, so a module that needs one slice (durations, say) does not
+load the rest.
 """
 
-from slawatch.config.durations import Duration, DurationError, format_duration, parse_duration
-from slawatch.config.located import InputError, Problem
-from slawatch.config.settings import Settings, load_settings
-
-__all__ = [
-    "Duration", "DurationError", "InputError", "Problem", "Settings",
-    "format_duration", "load_settings", "parse_duration",
-]
+__all__ = ["durations", "located", "notify", "reload", "settings", "sla"]

@@ -13,8 +13,6 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel
 
-from slawatch.config.settings import Settings
-
 __all__ = ["NEEDS_RESTART", "ReloadPlan", "plan_reload"]
 
 # section -> the fields that only take effect at start ("*": the whole section)
@@ -33,8 +31,12 @@ class ReloadPlan:
     needs_restart: tuple[str, ...]  # `section` or `section.field` kept as it was
 
 
-def plan_reload(old: Settings, new: Settings) -> ReloadPlan:
-    """Every section (or field, where only some fields need a restart) that differs."""
+def plan_reload(old: BaseModel, new: BaseModel) -> ReloadPlan:
+    """Every section (or field, where only some fields need a restart) that differs.
+
+    `old` and `new` are `config.settings.Settings`; typed as their base so this module
+    stays pure (Settings resolves paths on disk).
+    """
     changed: list[str] = []
     restart: list[str] = []
     for section in type(old).model_fields:

@@ -23,7 +23,7 @@ from datetime import datetime, timedelta
 from typing import Iterable, Mapping, Sequence
 
 from slawatch.model import ALERTNAME, Alert, Labels, Priority
-from slawatch.rules.files import AlertingRule
+from slawatch.rules.definitions import AlertingRule
 from slawatch.sla.classify import Classification, InvalidPriority, Reason, classify, highest
 
 

@@ -23,7 +23,7 @@ from typing import Mapping, Sequence
 
 from slawatch.gotemplate import execute as templating
 from slawatch.model import ALERTNAME, METRIC_NAME, Alert, AlertState, Labels, Sample
-from slawatch.rules.files import AlertingRule
+from slawatch.rules.definitions import AlertingRule
 
 
 class DuplicateLabelsError(ValueError):

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from slawatch.model import BLIND_GROUP_KEY, BLIND_RULE, Labels, Sample
-from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.definitions import AlertingRule, RuleGroup
 from slawatch.rules.group import GroupOutcome
 
 __all__ = ["BLIND_RULE", "ReachabilityTracker", "blind_group"]

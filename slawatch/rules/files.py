@@ -14,15 +14,16 @@ from __future__ import annotations
 
 import glob
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import timedelta
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from slawatch.config.durations import Duration
 from slawatch.config.located import InputError, Located, Problem, load_located
 from slawatch.gotemplate import execute as templating
+from slawatch.rules.definitions import AlertingRule, RuleGroup
 
 GROUP_BY_ANNOTATION = "slawatch_group_by"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
@@ -55,43 +56,6 @@ class _FileNode(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     groups: list[Any] = Field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class AlertingRule:
-    """One `alert:` rule, validated. `group_by` is slawatch's incident-grouping extension."""
-
-    name: str
-    expr: str
-    for_: timedelta = timedelta(0)
-    keep_firing_for: timedelta = timedelta(0)
-    labels: Mapping[str, str] = field(default_factory=dict)
-    annotations: Mapping[str, str] = field(default_factory=dict)
-    group_by: tuple[str, ...] | None = None
-    file: str = ""
-    line: int = 0
-    ordinal: int = 0  # n-th rule of this name in its group (DiskFull warning, DiskFull critical)
-
-    @property
-    def key(self) -> str:
-        """Identity of the rule inside its group, stable across restarts."""
-        return self.name if self.ordinal == 0 else f"{self.name}#{self.ordinal}"
-
-
-@dataclass(frozen=True)
-class RuleGroup:
-    """A group is evaluated as a unit at its interval, like in Prometheus."""
-
-    name: str
-    file: str
-    interval: timedelta
-    rules: tuple[AlertingRule, ...]
-    limit: int = 0
-
-    @property
-    def key(self) -> str:
-        """Unique across files: Prometheus' GroupKey is file + ';' + name."""
-        return f"{self.file};{self.name}"
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from typing import Callable, Mapping, Sequence
 from slawatch.model import Alert, FailureKind, QueryFailed, Sample
 from slawatch.rules import alerting
 from slawatch.rules.alerting import TemplateContext, Transition
-from slawatch.rules.files import AlertingRule, RuleGroup
+from slawatch.rules.definitions import AlertingRule, RuleGroup
 
 QueryFn = Callable[[str, datetime], Sequence[Sample]]
 GroupState = Mapping[str, Mapping[str, Alert]]  # rule key -> fingerprint -> alert

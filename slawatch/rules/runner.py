@@ -24,7 +24,7 @@ from slawatch.incidents.ports import Announcer
 from slawatch.metrics import Metrics
 from slawatch.model import Alert, EventKind
 from slawatch.rules import alerting
-from slawatch.rules.files import RuleGroup
+from slawatch.rules.definitions import RuleGroup
 from slawatch.rules.group import GroupOutcome, GroupState
 from slawatch.sla.classify import Classification
 from slawatch.sla.deadlines import SlaPolicy

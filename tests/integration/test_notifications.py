@@ -24,8 +24,8 @@ from slawatch.model import Labels, Sample
 from slawatch.notify.announce import Announcer
 from slawatch.notify.dispatcher import Dispatcher
 from slawatch.notify.messages import MessageRenderer
-from slawatch.notify.stages.thread import ticket_facts
 from slawatch.notify.senders import SlackSender
+from slawatch.notify.stages.thread import ticket_facts
 from slawatch.rules.files import AlertingRule, RuleGroup
 from slawatch.rules.group import evaluate_group
 from slawatch.sla.classify import Classification
