@@ -29,7 +29,7 @@ Shape (stable; the text, markdown, html and csv renderers read it):
 
 Meaning of the figures:
 - `*_met` / `*_breached` / `*_pending`: deadlines of the month's tickets, judged at
-  `now` as `cli.views.outcomes` judges one ticket; an open ticket past its deadline
+  `now` as `sla.outcomes` judges one ticket; an open ticket past its deadline
   is breached; pending ones (not yet due) are left out of the attainment and listed.
 - `*_attainment` = met / (met + breached), a ratio in 0..1, null when both are 0.
   `target` is the priority's attainment target (default 0.95); `target_met` is true
@@ -70,7 +70,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from slawatch.model import Sample
+from slawatch.model import BLIND_GROUP_KEY, BLIND_RULE, Sample
 from slawatch.report import attainment, percentiles
 from slawatch.report import queries as rq
 from slawatch.report.percentiles import Target
@@ -78,10 +78,6 @@ from slawatch.report.queries import BREACHED, PENDING, PRIORITIES, Window
 
 UTC = dt_timezone.utc
 DEFAULT_PRIORITY_TARGET = 0.95
-# The internal monitoring-blind rule and its group (slawatch.rules.runner; not imported
-# here because the daemon's modules would double the CLI's start-up time; a test pins them).
-BLIND_RULE = "SlawatchPrometheusUnreachable"
-BLIND_GROUP_KEY = "<slawatch>;slawatch-internal"
 
 QueryFn = Callable[[str, datetime], Sequence[Sample]]
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")

@@ -1,7 +1,7 @@
 """The monthly report's SQL (SQLAlchemy Core): every count, sum and order statistic.
 
 A month is the tickets opened in [start, end) (optionally of one service). Outcomes are
-computed per row in SQL with the rules of `cli.views.outcomes` / `sla.deadlines`: responded =
+computed per row in SQL with the rules of `sla.outcomes` / `sla.deadlines`: responded =
 acknowledged_at, else resolved_at; recovered = recovered_at, else resolved_at of a
 manual resolution; met / breached / pending as in `sla.deadlines.response_met`/`recovery_met`.
 
