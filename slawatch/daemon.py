@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import structlog
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobExecutionEvent
@@ -41,7 +41,7 @@ from slawatch.incidents.ports import OpenedTicket, Routing
 from slawatch.metrics import Metrics
 from slawatch.model import TimelineEvent
 from slawatch.notify.announce import Announcer
-from slawatch.notify.dispatcher import Dispatcher
+from slawatch.notify.dispatcher import DeliveryObserver, Dispatcher, Failure
 from slawatch.notify.messages import MessageRenderer, TemplateFailed
 from slawatch.notify.ratelimit import ChannelLimiter
 from slawatch.notify.senders import ConsoleSender, Sender, SlackSender
@@ -52,12 +52,15 @@ from slawatch.rules.group import GroupEvaluator
 from slawatch.rules.runner import GroupRunner, TicketPolicy
 from slawatch.source import PrometheusSource
 from slawatch.store import alert_states
+from slawatch.store import outbox as outbox_store
 from slawatch.store.engine import make_engine, safe_url, upgrade
+from slawatch.store.outbox import OutboxRow
 from slawatch.web import HttpServer, make_app
 
 Clock = Callable[[], datetime]
 WATCHER_JOB = "deadline-watcher"
 SHUTDOWN_GRACE = timedelta(seconds=8)
+STUCK_AFTER = timedelta(seconds=60)  # a dispatcher pass or a group tick overdue by this is "stuck"
 
 
 def utc_now() -> datetime:
@@ -104,8 +107,11 @@ class Daemon:
         self.policy = self._ticket_policy(settings)
         self.announcer = LiveAnnouncer(self)
         self.dispatcher = Dispatcher(
-            self.engine, build_sender(settings), build_renderer(settings), settings.slack.rate_per_channel, clock
+            self.engine, build_sender(settings), build_renderer(settings), settings.slack.rate_per_channel, clock,
+            fallback_channel=settings.slack.fallback_channel, max_attempts=settings.slack.max_attempts,
+            observer=DeliveryMetrics(self.metrics),
         )
+        self.metrics.watch_outbox(self._outbox_figures, clock)
         self.http: HttpServer | None = None
         self.scheduler = BackgroundScheduler(
             timezone=timezone.utc, executors={"default": JobPool(max_workers=16)}
@@ -140,6 +146,30 @@ class Daemon:
         self.dispatcher.start()
         self._start_http()
 
+    def _outbox_figures(self) -> list[outbox_store.ChannelFigures]:
+        with self.engine.connect() as conn:
+            return outbox_store.figures(conn)
+
+    def readiness(self) -> dict[str, Any]:
+        """/readyz: ready to page? The database answers (checked by the HTTP app), the
+        dispatcher loop is alive and not stuck, every group ticked recently, Slack auth is valid."""
+        problems = []
+        now = time.monotonic()
+        if not self.dispatcher.alive:
+            problems.append("dispatcher thread is not running")
+        elif self.dispatcher.last_pass_at is not None and now - self.dispatcher.last_pass_at > STUCK_AFTER.total_seconds():
+            problems.append(f"dispatcher stuck for {now - self.dispatcher.last_pass_at:.0f}s")
+        if self.dispatcher.auth_error:
+            problems.append(f"slack auth failed: {self.dispatcher.auth_error}")
+        late = [
+            job.runner.group.name for job in self.jobs.values()
+            if job.runner.last_tick_at is not None
+            and now - job.runner.last_tick_at > 2 * job.runner.group.interval.total_seconds() + STUCK_AFTER.total_seconds()
+        ]
+        if late:
+            problems.append("groups not evaluated recently: " + ", ".join(sorted(late)[:10]))
+        return {"ok": not problems, "reason": "; ".join(problems)} if problems else {"ok": True}
+
     def _schedule_watcher(self, replace: bool = False) -> None:
         interval = self.settings.sla.watch_interval
         self.scheduler.add_job(
@@ -163,7 +193,7 @@ class Daemon:
             return
         app = make_app(
             self.engine, self.settings.slack.secret(), self.clock, self.metrics.registry,
-            on_change=self.dispatcher.wake, announcer=self.announcer,
+            on_change=self.dispatcher.wake, announcer=self.announcer, ready=self.readiness,
         )
         self.http = HttpServer(app, *address)
         self.http.start()
@@ -258,6 +288,8 @@ class Daemon:
         for job in self.jobs.values():
             job.runner.policy = self.policy
         self.dispatcher.renderer = renderer
+        self.dispatcher.fallback_channel = settings.slack.fallback_channel
+        self.dispatcher.max_attempts = settings.slack.max_attempts
         if settings.slack.rate_per_channel != previous.slack.rate_per_channel:
             self.dispatcher.limiter = ChannelLimiter(settings.slack.rate_per_channel)
         sender_fields = ("token", "token_file", "base_url", "timeout")
@@ -416,3 +448,20 @@ class LiveAnnouncer:
 
     def events(self, conn: Connection, events: Sequence[TimelineEvent], at: datetime) -> None:
         self._current().events(conn, events, at)
+
+
+class DeliveryMetrics(DeliveryObserver):
+    """The dispatcher's observations as Prometheus metrics."""
+
+    def __init__(self, metrics: Metrics) -> None:
+        self._m = metrics
+
+    def sent(self, row: OutboxRow, seconds_since_created: float, send_seconds: float) -> None:
+        self._m.notifications_sent.labels(row.channel, row.kind.value).inc()
+        self._m.send_seconds.observe(send_seconds)
+        self._m.delivery_seconds.observe(max(0.0, seconds_since_created))
+
+    def failed(self, row: OutboxRow, failure: Failure) -> None:
+        self._m.notification_failures.labels(row.channel, failure.reason, failure.code or "").inc()
+        if failure.dead_letter:
+            self._m.dead_letters.labels(row.channel).inc()

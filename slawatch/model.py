@@ -175,14 +175,18 @@ class NotificationKind(enum.StrEnum):
     EVENT = "event"
     UPDATE = "update"
     DIGEST = "digest"
+    DEAD_LETTER = "dead_letter"  # a row that could not be delivered, reported to the fallback channel
 
 
 class OutboxStatus(enum.StrEnum):
-    """pending -> sending (committed before the Slack call) -> sent (after Slack said ok)."""
+    """pending -> sending (committed before the Slack call) -> sent (after Slack said ok);
+    failed: dead-lettered (a permanent error, or too many failed attempts), never retried
+    unless a human says so (`slawatch notifications retry`)."""
 
     PENDING = "pending"
     SENDING = "sending"
     SENT = "sent"
+    FAILED = "failed"
 
 
 @dataclass(frozen=True)

@@ -133,16 +133,19 @@ class _App:
         health: Callable[[], dict[str, Any]] | None,
         on_change: Callable[[int], None] | None,
         announcer: Announcer | None = None,
+        ready: Callable[[], dict[str, Any]] | None = None,
     ) -> None:
         self.engine = engine
         self.announcer = announcer
         self.clock = clock
         self.registry = registry
         self.health = health
+        self.ready = ready
         self.on_change = on_change
         self.verifier = SignatureVerifier(signing_secret, clock=_InjectedClock(clock)) if signing_secret else None
         self.routes: dict[str, dict[str, Callable[[dict[str, Any]], _Response]]] = {
             "/healthz": {"GET": self._healthz},
+            "/readyz": {"GET": self._readyz},
             "/metrics": {"GET": self._metrics},
             SLACK_PATH: {"POST": self._slack},
         }
@@ -163,6 +166,24 @@ class _App:
         return handler(environ)
 
     def _healthz(self, environ: dict[str, Any]) -> _Response:
+        return self._probe(self.health)
+
+    def _readyz(self, environ: dict[str, Any]) -> _Response:
+        """Alive and able to page: /healthz's checks plus the daemon's readiness (delivery not
+        stuck, Slack auth valid, every group evaluated recently)."""
+        return self._probe(self._both)
+
+    def _both(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        reasons = []
+        for probe in (self.health, self.ready):
+            found = dict(probe()) if probe is not None else {}
+            if found.pop("ok", True) is False:
+                reasons.append(str(found.pop("reason", "not ready")))
+            out.update(found)
+        return {**out, "ok": False, "reason": "; ".join(reasons)} if reasons else out
+
+    def _probe(self, probe: Callable[[], dict[str, Any]] | None) -> _Response:
         report: dict[str, Any] = {"database": "ok"}
         reasons = []
         try:
@@ -172,7 +193,7 @@ class _App:
             report["database"] = "unreachable"
             reasons.append("database unreachable")
         try:
-            extra = dict(self.health()) if self.health is not None else {}
+            extra = dict(probe()) if probe is not None else {}
         except Exception:  # a broken probe is a failed check, not a 500 without a reason
             log.exception("health_probe_failed")
             extra = {"ok": False, "reason": "health probe failed"}
@@ -246,14 +267,16 @@ def make_app(
     health: Callable[[], dict[str, Any]] | None = None,
     on_change: Callable[[int], None] | None = None,
     announcer: Announcer | None = None,
+    ready: Callable[[], dict[str, Any]] | None = None,
 ) -> WsgiApp:
     """The WSGI app. `clock` must return aware datetimes; it is the only time source.
 
     `health()` may add fields to /healthz; `{"ok": False, "reason": ...}` makes it 503.
+    `ready()` does the same for /readyz, which also runs `health()`.
     Without a signing secret the Slack endpoint answers 404; without a registry, /metrics does.
     `on_change(ticket_id)` runs after a Slack action committed (to wake the notifier).
     """
-    return _App(engine, signing_secret, clock, registry, health, on_change, announcer)
+    return _App(engine, signing_secret, clock, registry, health, on_change, announcer, ready)
 
 
 class HttpServer:

@@ -252,3 +252,8 @@ def report(config_file: str | None, month: str, fmt: str, output: str | None, se
         except SendFailed as exc:
             click.echo(f"error: posting to Slack failed: {exc}", err=True)
             sys.exit(1)
+
+
+from slawatch.cli.notifications import notifications as _notifications  # noqa: E402
+
+main.add_command(_notifications)

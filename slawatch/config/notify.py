@@ -41,6 +41,8 @@ class SlackSettings(_Section):
     rate_per_channel: float = Field(default=1.0, gt=0, description="messages per second per channel")
     templates_dir: Path | None = None
     timeout: Duration = timedelta(seconds=10)
+    fallback_channel: str | None = None  # where undeliverable notifications are reported
+    max_attempts: int = Field(default=5, ge=1, description="failed attempts (other than outages) before dead-lettering")
 
     @field_validator("base_url")
     @classmethod

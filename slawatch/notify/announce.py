@@ -61,12 +61,14 @@ class Announcer:
             if len(ids) > self.slack.digest_threshold:
                 mentions = _opening_mentions(info[ids[0]].escalation)
                 payload = {"ticket_ids": ids, "mentions": mentions}
-                rows.append(NewNotification(None, NotificationKind.DIGEST, channel, payload, f"digest:{ids[0]}:{len(ids)}"))
+                urgent = min((info[t].priority for t in ids), key=lambda p: p.value)
+                key = f"digest:{ids[0]}:{len(ids)}"
+                rows.append(NewNotification(None, NotificationKind.DIGEST, channel, payload, key, urgent))
             else:
                 rows.extend(
                     NewNotification(
                         t, NotificationKind.OPENING, channel, {"mentions": _opening_mentions(info[t].escalation)},
-                        f"open:{t}",
+                        f"open:{t}", info[t].priority,
                     )
                     for t in ids
                 )
@@ -89,9 +91,13 @@ class Announcer:
                 **_escalation(ticket.escalation, e.kind, e.detail, ticket.acknowledged_at is not None),
             }
             key = f"{e.ticket_id}:{e.kind.value}:{e.detail.get('deadline', '')}:{stamp}"
-            rows.append(NewNotification(e.ticket_id, NotificationKind.EVENT, ticket.channel, payload, f"event:{key}"))
+            rows.append(
+                NewNotification(e.ticket_id, NotificationKind.EVENT, ticket.channel, payload, f"event:{key}", ticket.priority)
+            )
             update = {"mentions": _opening_mentions(ticket.escalation)}
-            rows.append(NewNotification(e.ticket_id, NotificationKind.UPDATE, ticket.channel, update, f"update:{key}"))
+            rows.append(
+                NewNotification(e.ticket_id, NotificationKind.UPDATE, ticket.channel, update, f"update:{key}", ticket.priority)
+            )
         store.add(conn, rows, at)
 
 

@@ -34,7 +34,20 @@ class ChannelLimiter:
     def __init__(self, rate: float, capacity: float = 3.0) -> None:
         self.rate, self.capacity = rate, capacity
         self._buckets: dict[str, TokenBucket] = {}
+        self._paused_until: dict[str, float] = {}
 
     def take(self, channel: str, now: float) -> float:
+        paused = self._paused_until.get(channel, 0.0) - now
+        if paused > 0:
+            return paused
         bucket = self._buckets.setdefault(channel, TokenBucket(self.rate, self.capacity))
         return bucket.take(now)
+
+    def pause(self, channel: str, seconds: float, now: float) -> None:
+        """Slack said 429 with Retry-After: the whole channel waits, not just one row."""
+        self._paused_until[channel] = max(self._paused_until.get(channel, 0.0), now + seconds)
+
+    @property
+    def burst(self) -> int:
+        """The most rows one channel can send in one pass."""
+        return max(1, int(self.capacity))

@@ -65,6 +65,7 @@ class GroupRunner:
         self._state: dict[str, dict[str, Alert]] = {}
         self._persisted: dict[str, dict[str, Alert]] = {}
         self._lock = threading.Lock()  # reload may swap the group while a tick runs
+        self.last_tick_at: float | None = None  # monotonic end of the last tick, for /readyz
         self.log = structlog.get_logger().bind(group=group.name, file=group.file)
 
     def restore(self, now: datetime, tolerance: timedelta) -> int:
@@ -92,6 +93,7 @@ class GroupRunner:
                 self._on_outcome(outcome)
             written = self._persist(outcome)
             self._observe(outcome, time.monotonic() - started, written)
+            self.last_tick_at = time.monotonic()
             return outcome
 
     def _persist(self, outcome: GroupOutcome) -> int | None:

@@ -143,10 +143,23 @@ notifications = Table(
     Column("created_at", UtcDateTime, nullable=False),
     Column("sent_at", UtcDateTime, nullable=True),
     Column("dedup_key", String(160), nullable=False),
+    Column("priority", String(2), nullable=False, server_default="P2"),  # P0 rows go first in a channel
+    Column("channel_id", String(32), nullable=True),  # resolved before the first post
 )
 Index(None, notifications.c.status, notifications.c.next_attempt_at)
 Index(None, notifications.c.dedup_key, unique=True)
 Index(None, notifications.c.ticket_id)
+Index(None, notifications.c.status, notifications.c.channel, notifications.c.priority, notifications.c.id)
+Index(None, notifications.c.ticket_id, notifications.c.id)
+
+# Slack channel names resolved to ids, once: the after-crash lookup needs an id.
+slack_channels = Table(
+    "slack_channels",
+    metadata,
+    Column("name", Text, primary_key=True),
+    Column("id", String(32), nullable=False),
+    Column("resolved_at", UtcDateTime, nullable=False),
+)
 
 # Where a ticket's Slack thread lives: its opening message, or the digest it was listed in.
 slack_threads = Table(

@@ -180,6 +180,7 @@ class Announced:
     channel: str | None
     escalation: str | None
     acknowledged_at: datetime | None
+    priority: Priority
 
 
 def announced(conn: Connection, ticket_ids: Iterable[int]) -> dict[int, Announced]:
@@ -187,10 +188,12 @@ def announced(conn: Connection, ticket_ids: Iterable[int]) -> dict[int, Announce
     ids = sorted(set(ticket_ids))
     out: dict[int, Announced] = {}
     for start in range(0, len(ids), 500):
-        query = select(tickets.c.id, tickets.c.channel, tickets.c.escalation, tickets.c.acknowledged_at).where(
-            tickets.c.id.in_(ids[start : start + 500])
+        query = select(
+            tickets.c.id, tickets.c.channel, tickets.c.escalation, tickets.c.acknowledged_at, tickets.c.priority
+        ).where(tickets.c.id.in_(ids[start : start + 500]))
+        out.update(
+            {r.id: Announced(r.id, r.channel, r.escalation, r.acknowledged_at, Priority(r.priority)) for r in conn.execute(query)}
         )
-        out.update({r.id: Announced(r.id, r.channel, r.escalation, r.acknowledged_at) for r in conn.execute(query)})
     return out
 
 

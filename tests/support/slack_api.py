@@ -193,6 +193,8 @@ class SlackApiServer:
         self._last_ts_us = 0
         self._users: dict[str, dict[str, Any]] = {}
         self._channels: dict[str, str] = {}
+        self._broken: dict[str, str] = {}  # channel id -> the error every post to it gets
+        self._holds: dict[str, float] = {}  # method -> seconds to wait before answering (once)
         self._store: dict[tuple[str, str], Message] = {}
         self._posted: list[Message] = []
         self._files: dict[str, UploadedFile] = {}
@@ -204,6 +206,7 @@ class SlackApiServer:
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "conversations.history": self._history,
+            "conversations.list": self._list_channels,
             "conversations.replies": self._replies,
             "users.lookupByEmail": self._lookup_by_email,
             "files.getUploadURLExternal": self._get_upload_url,
@@ -291,6 +294,22 @@ class SlackApiServer:
         fault = _Fault(n, status, error or _DEFAULT_ERRORS.get(status, f"http_{status}"), retry_after)
         with self._lock:
             self._faults.setdefault(method, []).append(fault)
+
+    def break_channel(self, channel: str, error: str = "channel_not_found") -> None:
+        """Every chat.postMessage to ``channel`` answers ``ok: false`` with ``error`` from now on."""
+        target = self.channel_id(channel)
+        with self._lock:
+            self._broken[target] = error
+
+    def hold_next(self, method: str, seconds: float) -> None:
+        """Carry out the next call of ``method`` at once but answer it only after ``seconds``:
+        a client killed meanwhile has had its call take effect without hearing so."""
+        with self._lock:
+            self._holds[method] = seconds
+
+    def add_channel(self, name: str) -> str:
+        """Make ``#name`` exist (conversations.list lists it); returns its id."""
+        return self.channel_id(name)
 
     def reset_faults(self) -> None:
         """Forget every pending ``fail_next``."""
@@ -462,6 +481,11 @@ class SlackApiServer:
     def _post_message(self, params: dict[str, Any]) -> dict[str, Any]:
         if not params.get("channel"):
             return {"ok": False, "error": "channel_not_found"}
+        target = self.channel_id(str(params["channel"]))
+        with self._lock:
+            broken = self._broken.get(target)
+        if broken is not None:
+            return {"ok": False, "error": broken}
         blocks = _json_param(params.get("blocks"))
         if not params.get("text") and not blocks and not params.get("attachments"):
             return {"ok": False, "error": "no_text"}
@@ -490,8 +514,19 @@ class SlackApiServer:
             body = self._message_body(message)
         return {"ok": True, "channel": channel, "ts": message.ts, "text": message.text, "message": body}
 
+    def _list_channels(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Every channel that exists (posted to, or made by ``add_channel``), one page."""
+        with self._lock:
+            channels = [{"id": cid, "name": name, "is_channel": True, "is_archived": False}
+                        for name, cid in sorted(self._channels.items())]
+        return {"ok": True, "channels": channels, "response_metadata": {"next_cursor": ""}}
+
     def _history(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Top-level messages of a channel, newest first (with metadata when asked)."""
+        """Top-level messages of a channel, newest first (with metadata when asked).
+
+        Like Slack, it wants a channel id: a name answers ``channel_not_found``."""
+        if not _CONVERSATION_ID.match(str(params.get("channel", ""))):
+            return {"ok": False, "error": "channel_not_found"}
         channel = self.channel_id(str(params.get("channel", "")))
         with self._lock:
             found = [m for m in reversed(self._posted) if m.channel == channel and not m.thread_ts]
@@ -499,7 +534,9 @@ class SlackApiServer:
         return {"ok": True, "messages": bodies[: int(params.get("limit") or 100)], "has_more": False}
 
     def _replies(self, params: dict[str, Any]) -> dict[str, Any]:
-        """A thread: its parent first, then replies oldest first."""
+        """A thread: its parent first, then replies oldest first (a channel id, as in Slack)."""
+        if not _CONVERSATION_ID.match(str(params.get("channel", ""))):
+            return {"ok": False, "error": "channel_not_found"}
         channel = self.channel_id(str(params.get("channel", "")))
         ts = str(params.get("ts", ""))
         with self._lock:
@@ -619,6 +656,10 @@ class SlackApiServer:
                 server._record(
                     Call(method, recorded, headers, time.monotonic(), answer.status, answer.body, raw)
                 )
+                with server._lock:
+                    hold = server._holds.pop(method, None)
+                if hold:
+                    time.sleep(hold)
                 if answer.status is None:  # down: no answer at all
                     self.close_connection = True
                     return

@@ -1,16 +1,20 @@
 """Delivery stages: one step of sending an outbox row each, composed by `notify.dispatcher`.
 
-A row goes through the stages in order. Each stage either lets it through (returns
-None, possibly after adding to the `Delivery`) or ends its pass with a named outcome:
-`Wait` (the row stays queued; later rows of its ticket wait behind it) or `Done` (the
-row is finished). As in Alertmanager's notify pipeline, the policy is the order of the
+Which rows are tried at all is decided in SQL (`store.outbox.due`): per ticket only its
+head row, per channel only what its budget allows, replies only once their thread
+exists, most urgent first. Each selected row then goes through the stages in order.
+A stage either lets it through (returns None, possibly after adding to the `Delivery`)
+or ends its pass with a named outcome: `Wait` (the row stays queued) or `Done` (the row
+is finished). A stage that raises ends the pass too; the dispatcher backs the row off or
+dead-letters it. As in Alertmanager's notify pipeline, the policy is the order of the
 stages, which `dispatcher.build_stages` spells out.
 
-    order     a ticket's rows go strictly in order
     throttle  a token bucket per channel
-    thread    replies and updates wait for their thread; facts are loaded as they are now
+    thread    the ticket's thread and facts as they are now, and whom to mention
+    channel   a channel name resolved to its id before the first post (for the lookup)
+    render    the message, from the ticket as it is now
     dedup     after a crash, ask Slack whether the post arrived before posting again
-    send      render and send
+    send      send
     mark      mark the row sent, after Slack said ok
 """
 
@@ -38,6 +42,8 @@ class Delivery:
     message: SlackMessage | None = None
     posted: Posted | None = None  # set by `dedup` (found) or `send` (posted)
     nothing_to_send: str | None = None  # why the row is finished without a message
+    channel_id: str | None = None  # the top-level channel's id, when known
+    marked_sending: bool = False  # committed as `sending`: a failure from here on is ambiguous
 
 
 @dataclass(frozen=True)

@@ -31,6 +31,8 @@ class MarkSent:
                 ids = [t.id for t in delivery.tickets]
                 if ids:
                     outbox_store.set_threads(conn, ids, posted.channel, posted.ts, row.kind is NotificationKind.OPENING)
+            if posted is not None and delivery.thread is None:
+                outbox_store.remember_channel(conn, row.channel, posted.channel, now)
             if row.kind is NotificationKind.UPDATE and row.ticket_id is not None:
                 outbox_store.supersede_updates(conn, row.ticket_id, row.id, now)
             outbox_store.mark(conn, row.id, OutboxStatus.SENT, sent_at=now, last_error=None)

@@ -1,7 +1,8 @@
 """Context: the ticket's thread and facts as they are now, and whom the row mentions.
 
-A thread reply or an update waits until its ticket's opening message (or the digest
-that listed it) is out. A row whose ticket no longer exists is marked sent with nothing posted. Mentions
+A thread reply or an update is selected only once its ticket's thread exists (the
+opening message, or the digest that listed it, is out), or once its opening failed: then
+it fails too. A row whose ticket no longer exists is marked sent with nothing posted. Mentions
 were decided when the row was queued (`notify.announce`); emails among them are looked up
 here, the only point where delivery needs Slack's user directory.
 """
@@ -15,7 +16,8 @@ from sqlalchemy import Engine
 
 from slawatch.model import NotificationKind
 from slawatch.notify.messages import Mention, TicketFacts, mention
-from slawatch.notify.stages import Delivery, Outcome, Wait
+from slawatch.notify.senders import ErrorClass, SendFailed
+from slawatch.notify.stages import Delivery, Outcome
 from slawatch.store import outbox as outbox_store
 from slawatch.store import tickets as tickets_store
 
@@ -43,12 +45,15 @@ class LoadContext:
 
     def __call__(self, delivery: Delivery) -> Outcome | None:
         row = delivery.row
+        if row.kind is NotificationKind.DEAD_LETTER:
+            return None  # about another row; its payload says everything
         if row.kind in (NotificationKind.EVENT, NotificationKind.UPDATE):
             assert row.ticket_id is not None
             with self.engine.connect() as conn:
                 delivery.thread = outbox_store.thread(conn, row.ticket_id)
-            if delivery.thread is None:
-                return Wait("thread_not_posted_yet")
+            if delivery.thread is None:  # selected without a thread: its opening was dead-lettered
+                raise SendFailed("its ticket's opening message could not be delivered", code="opening_failed",
+                                 error_class=ErrorClass.PERMANENT)
         ids = row.payload["ticket_ids"] if row.kind is NotificationKind.DIGEST else [row.ticket_id]
         delivery.tickets = [f for f in (ticket_facts(self.engine, i) for i in ids if i is not None) if f is not None]
         if row.kind is not NotificationKind.DIGEST and not delivery.tickets:
