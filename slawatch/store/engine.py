@@ -9,7 +9,8 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
-MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Inside the package: in the source tree a link to the top-level migrations/, in a wheel a copy.
+MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
 
 def make_engine(url: str) -> Engine:
@@ -39,7 +40,7 @@ def safe_url(url: str) -> str:
 
 def _alembic_config(engine: Engine) -> Config:
     if not (MIGRATIONS / "env.py").exists():
-        raise RuntimeError(f"Alembic migrations not found at {MIGRATIONS.name}/; install slawatch from its source tree")
+        raise RuntimeError(f"Alembic migrations not found in the slawatch package ({MIGRATIONS}); reinstall slawatch")
     cfg = Config()
     cfg.set_main_option("script_location", str(MIGRATIONS))
     return cfg
