@@ -54,12 +54,11 @@ from sqlalchemy import (
     text,
     union_all,
 )
-from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.elements import ColumnElement
-from sqlalchemy.sql.functions import FunctionElement
-from sqlalchemy.types import JSON, TypeEngine
+from sqlalchemy.types import TypeEngine
 
 from slawatch.model import Priority, Resolution
+from slawatch.report.dialect import Collect, Label, Seconds, elements
 from slawatch.report.percentiles import Band, Target
 from slawatch.store.schema import UtcDateTime
 from slawatch.store.schema import tickets as t
@@ -72,68 +71,6 @@ METRICS = ("mtta", "mttr")
 # The column is added by migration 0004; an older daemon leaves it NULL, and then the
 # `service` label is read instead.
 _SERVICE_COLUMN: ColumnElement[str] = t.c.service if "service" in t.c else column("service", String(), _selectable=t)
-
-
-class _Seconds(FunctionElement[float]):
-    """(a - b) in seconds."""
-
-    type = Float()
-    inherit_cache = True
-
-
-@compiles(_Seconds, "sqlite")
-def _seconds_sqlite(element: _Seconds, compiler: Any, **kw: Any) -> str:
-    a, b = (compiler.process(c, **kw) for c in element.clauses)
-    return f"((julianday({a}) - julianday({b})) * 86400.0)"
-
-
-@compiles(_Seconds, "postgresql")
-def _seconds_postgresql(element: _Seconds, compiler: Any, **kw: Any) -> str:
-    a, b = (compiler.process(c, **kw) for c in element.clauses)
-    return f"date_part('epoch', {a} - {b})"  # double precision; EXTRACT gives slow numeric
-
-
-class _Label(FunctionElement[str]):
-    """The value of one label in the JSON `labels` text."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_Label, "sqlite")
-def _label_sqlite(element: _Label, compiler: Any, **kw: Any) -> str:
-    labels, name = (compiler.process(c, **kw) for c in element.clauses)
-    return f"json_extract({labels}, '$.' || {name})"
-
-
-@compiles(_Label, "postgresql")
-def _label_postgresql(element: _Label, compiler: Any, **kw: Any) -> str:
-    labels, name = (compiler.process(c, **kw) for c in element.clauses)
-    return f"(CAST({labels} AS JSON) ->> {name})"
-
-
-class _Collect(FunctionElement[str]):
-    """Aggregate: the values of all rows as a JSON array (use with FILTER, cast to text)."""
-
-    type = String()
-    inherit_cache = True
-
-
-@compiles(_Collect, "sqlite")
-def _collect_sqlite(element: _Collect, compiler: Any, **kw: Any) -> str:
-    return f"json_group_array({compiler.process(element.clause_expr.element, **kw)})"
-
-
-@compiles(_Collect, "postgresql")
-def _collect_postgresql(element: _Collect, compiler: Any, **kw: Any) -> str:
-    return f"json_agg({compiler.process(element.clause_expr.element, **kw)})"
-
-
-def _elements(conn: Connection, array: str) -> Any:
-    """The elements of a JSON array of scalars given as text: a table with a `value` column."""
-    if conn.dialect.name == "postgresql":
-        return func.json_array_elements_text(cast(literal(array, Text()), JSON())).table_valued("value")
-    return func.json_each(literal(array, Text())).table_valued("value")
 
 
 @dataclass(frozen=True)
@@ -201,7 +138,7 @@ def _at(value: datetime) -> ColumnElement[datetime]:
 
 
 def _service() -> ColumnElement[str]:
-    return func.coalesce(_SERVICE_COLUMN, _Label(t.c.labels, "service"), type_=String())
+    return func.coalesce(_SERVICE_COLUMN, Label(t.c.labels, "service"), type_=String())
 
 
 def _responded(c: Any) -> ColumnElement[datetime]:
@@ -244,12 +181,12 @@ def _unmet(c: Any) -> ColumnElement[bool]:
 def _metric(c: Any, name: str) -> ColumnElement[float]:
     """MTTA: ack - open, for acknowledged tickets; MTTR: recovery - open, for resolved ones."""
     if name == "mtta":
-        return _Seconds(c.acknowledged_at, c.opened_at)
-    return case((c.resolved_at.is_not(None), _Seconds(_recovered(c), c.opened_at)))
+        return Seconds(c.acknowledged_at, c.opened_at)
+    return case((c.resolved_at.is_not(None), Seconds(_recovered(c), c.opened_at)))
 
 
 def _service_is(name: str) -> ColumnElement[bool]:
-    return or_(_SERVICE_COLUMN == name, and_(_SERVICE_COLUMN.is_(None), _Label(t.c.labels, "service") == name))
+    return or_(_SERVICE_COLUMN == name, and_(_SERVICE_COLUMN.is_(None), Label(t.c.labels, "service") == name))
 
 
 def _opened_in(w: Window, start: datetime | None = None, end: datetime | None = None) -> list[ColumnElement[bool]]:
@@ -316,7 +253,7 @@ def service_counts(conn: Connection, w: Window) -> dict[str, tuple[int, int]]:
         .where(_SERVICE_COLUMN.in_(select(names.c.name)), *_opened_in(w))
         .group_by(_SERVICE_COLUMN)
     )
-    label = _Label(t.c.labels, "service")
+    label = Label(t.c.labels, "service")
     unlabelled = (
         select(label.label("name"), func.count().label("n"), p0.label("p0"))
         .where(_SERVICE_COLUMN.is_(None), label.is_not(None), *_opened_in(w))
@@ -352,13 +289,13 @@ def scan(conn: Connection, w: Window, bands: Mapping[Target, Band]) -> Scanned:
         inside, below = [], []
         for x in targets:
             band, value, mine = bands[x], rows.c[x.metric], x.group in (priority, None)
-            inside.append(cast(_Collect(value).filter(_in_band(value, band)), Text()) if mine else null())
+            inside.append(cast(Collect(value).filter(_in_band(value, band)), Text()) if mine else null())
             below.append(func.count().filter(value < band.lo) if mine and band.lo is not None else literal(0))
         arms.append(
             select(
                 literal(priority, String()).label("priority"),
                 func.count(rows.c.mtta), func.sum(rows.c.mtta), func.count(rows.c.mttr), func.sum(rows.c.mttr),
-                cast(_Collect(rows.c.id).filter(rows.c.unmet), Text()).label("missed"),
+                cast(Collect(rows.c.id).filter(rows.c.unmet), Text()).label("missed"),
                 *(c.label(f"inside_{i}") for i, c in enumerate(inside)),
                 *(c.label(f"below_{i}") for i, c in enumerate(below)),
             )
@@ -381,7 +318,7 @@ def scan(conn: Connection, w: Window, bands: Mapping[Target, Band]) -> Scanned:
 def issues(conn: Connection, w: Window, scanned: Scanned, offsets: Mapping[Target, int]) -> Issues:
     """Breached and pending deadlines, their counts, the worst rules and services, and
     for each target in `offsets` the value at that 0-based offset inside its band."""
-    ids = _elements(conn, scanned.missed)
+    ids = elements(conn, scanned.missed)
     missed = (
         select(
             t.c.id, t.c.rule, _service().label("service"), t.c.priority,
@@ -398,7 +335,7 @@ def issues(conn: Connection, w: Window, scanned: Scanned, offsets: Mapping[Targe
     arms = [_items(missed, w.now, "response"), _items(missed, w.now, "recovery")]
     arms += [_counts(missed, "response"), _counts(missed, "recovery")]
     arms += [_worst(missed, "rule"), _worst(missed, "service")]
-    arms += [_pick(_elements(conn, scanned.inside[x]), i, offset) for i, (x, offset) in enumerate(offsets.items())]
+    arms += [_pick(elements(conn, scanned.inside[x]), i, offset) for i, (x, offset) in enumerate(offsets.items())]
     query = union_all(*arms).order_by(literal_column("ticket_id"), literal_column("due"), literal_column("kind"))
     out = Issues()
     for r in conn.execute(query).all():
@@ -435,7 +372,7 @@ def _items(missed: Any, now: datetime, deadline: str) -> Any:
     state = missed.c.rs if deadline == "response" else missed.c.cs
     due = missed.c.response_due if deadline == "response" else missed.c.recovery_due
     done = missed.c.responded if deadline == "response" else missed.c.recovered
-    late = case((state == BREACHED, _Seconds(func.coalesce(done, _at(now), type_=UtcDateTime()), due)))
+    late = case((state == BREACHED, Seconds(func.coalesce(done, _at(now), type_=UtcDateTime()), due)))
     return _row(
         deadline, ticket_id=missed.c.id, rule=missed.c.rule, service=missed.c.service, priority=missed.c.priority,
         state=state, due=due, done_at=done, late_seconds=late, acknowledged_by=missed.c.acknowledged_by,
