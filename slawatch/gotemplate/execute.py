@@ -5,9 +5,10 @@ header that defines `$labels`, `$externalLabels`, `$externalURL` and `$value`. U
 these strings in Slack and tickets next to Prometheus' own, so the text must be
 identical: values print with Go's fmt rules, maps in sorted key order, and a missing
 label renders as an empty string (Prometheus executes with `missingkey=zero`). Parsing
-is in `slawatch.gotemplate_parse`, Go's printing rules in `slawatch.gofmt`, regexps in
-`slawatch.goregexp` and the function map in `slawatch.template_functions`; this module
-holds the evaluator and the public API. Pure: no I/O, no logging, no clock.
+is in `slawatch.gotemplate.parse`, Go's printing rules in `slawatch.gotemplate.values`,
+regexps in `slawatch.gotemplate.regexp` and the function map in
+`slawatch.gotemplate.functions`; this module holds the evaluator and the public API.
+Pure: no I/O, no logging, no clock.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 from urllib.parse import urlparse
 
-from slawatch.gotemplate.functions import _FUNCTIONS, _check_function, _truth
+from slawatch.gotemplate.functions import FUNCTIONS, check_function, truth
 from slawatch.gotemplate.parse import (
     Action,
     Break,
@@ -36,12 +37,12 @@ from slawatch.gotemplate.parse import (
     Variable,
     parse_nodes,
 )
-from slawatch.gotemplate.regexp import _RegexSyntax, _RegexUnsupported, _translate_regex
-from slawatch.gotemplate.values import _NO_VALUE, _AlertData, _CallError, _format_value, _type_name
+from slawatch.gotemplate.regexp import RegexSyntax, RegexUnsupported, translate_regex
+from slawatch.gotemplate.values import NO_VALUE, AlertData, CallError, format_value, type_name
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Template", "TemplateError", "expand", "parse"]
 
-SUPPORTED_FUNCTIONS = frozenset(_FUNCTIONS)
+SUPPORTED_FUNCTIONS = frozenset(FUNCTIONS)
 _MISSING = object()  # "no final value piped into this command"
 
 
@@ -76,10 +77,10 @@ def _check_regexps(text: str, nodes: tuple[Node, ...]) -> None:
         if (isinstance(name, Identifier) and name.name in ("match", "reReplaceAll") and pattern
                 and isinstance(pattern[0], Literal) and isinstance(pattern[0].value, str)):
             try:
-                _translate_regex(pattern[0].value)
-            except _RegexUnsupported as exc:
+                translate_regex(pattern[0].value)
+            except RegexUnsupported as exc:
                 raise TemplateError.at(text, pattern[0].pos, str(exc)) from None
-            except _RegexSyntax:
+            except RegexSyntax:
                 pass  # invalid RE2: Prometheus fails at execution too
 
 
@@ -89,7 +90,7 @@ def _check_regexps(text: str, nodes: tuple[Node, ...]) -> None:
 class _Exec:
     """One rendering: the variable stack, the output and Go's evaluation rules."""
 
-    def __init__(self, text: str, data: _AlertData) -> None:
+    def __init__(self, text: str, data: AlertData) -> None:
         self.text = text
         self.data = data
         self.out: list[str] = []
@@ -109,7 +110,7 @@ class _Exec:
             elif isinstance(node, Action):
                 value = self.pipe(dot, node.pipe)
                 if not node.pipe.decl:
-                    self.out.append(_format_value(value, top_level=True))
+                    self.out.append(format_value(value, top_level=True))
             elif isinstance(node, Control):
                 self.control(node, dot)
             else:
@@ -121,7 +122,7 @@ class _Exec:
             value = self.pipe(dot, node.pipe)
             if node.kind == "range":
                 self.range(node, dot, value)
-            elif _truth(value):
+            elif truth(value):
                 self.walk(node.body, value if node.kind == "with" else dot)
             else:
                 self.walk(node.orelse, dot)
@@ -133,10 +134,10 @@ class _Exec:
             items: list[tuple[object, object]] = [(k, value[k]) for k in sorted(value)]
         elif isinstance(value, (list, tuple)):
             items = list(enumerate(value))
-        elif value is None or value is _NO_VALUE:
+        elif value is None or value is NO_VALUE:
             items = []
         else:
-            raise self.error(node.pipe, f"range can't iterate over {_format_value(value)}")
+            raise self.error(node.pipe, f"range can't iterate over {format_value(value)}")
         if not items:
             self.walk(node.orelse, dot)
         decl, mark = node.pipe.decl, len(self.vars)
@@ -214,22 +215,22 @@ class _Exec:
         return receiver
 
     def field(self, node: Node, receiver: object, name: str, has_args: bool) -> object:
-        if receiver is None or receiver is _NO_VALUE:
-            return _NO_VALUE
+        if receiver is None or receiver is NO_VALUE:
+            return NO_VALUE
         if isinstance(receiver, Mapping):
             if has_args:
                 raise self.error(node, f"{name} is not a method but has arguments")
             return receiver.get(name, "")  # missingkey=zero: a missing label is ""
-        if isinstance(receiver, _AlertData) and name in _AlertData.__slots__:
+        if isinstance(receiver, AlertData) and name in AlertData.__slots__:
             if has_args:
                 raise self.error(node, f"{name} has arguments but cannot be invoked as function")
             return getattr(receiver, name)
-        raise self.error(node, f"can't evaluate field {name} in type {_type_name(receiver)}")
+        raise self.error(node, f"can't evaluate field {name} in type {type_name(receiver)}")
 
     def call(self, dot: object, cmd: Command, ident: Identifier, args: tuple[Node, ...],
              final: object) -> object:
         name = ident.name
-        impl, params = _FUNCTIONS[name]
+        impl, params = FUNCTIONS[name]
         variadic = bool(params) and params[-1].endswith("*")
         count = len(args) + (final is not _MISSING)
         if variadic and count < len(params) - 1:
@@ -249,15 +250,15 @@ class _Exec:
             argv.append(self.check_type(ident, kinds[-1], final))
         try:
             return impl(*argv)
-        except _CallError as exc:
+        except CallError as exc:
             raise self.error(cmd, f"error calling {name}: {exc}") from None
 
     def and_or(self, dot: object, is_or: bool, args: tuple[Node, ...], final: object) -> object:
         """Go 1.18+ short-circuits: later arguments are not evaluated once decided."""
-        value: object = _NO_VALUE
+        value: object = NO_VALUE
         for node in args:
             value = self.arg(dot, "value", node)
-            if _truth(value) == is_or:
+            if truth(value) == is_or:
                 return value
         return value if final is _MISSING else final
 
@@ -274,10 +275,10 @@ class _Exec:
 
     def check_type(self, node: Node, kind: str, value: object) -> object:
         if kind == "string" and type(value) is not str:
-            if value is _NO_VALUE:
+            if value is NO_VALUE:
                 raise self.error(node, "invalid value; expected string")
-            raise self.error(node, f"wrong type for value; expected string; got {_type_name(value)}")
-        return None if value is _NO_VALUE and kind == "any" else value
+            raise self.error(node, f"wrong type for value; expected string; got {type_name(value)}")
+        return None if value is NO_VALUE and kind == "any" else value
 
 
 # ---- public API ----
@@ -297,7 +298,7 @@ class Template:
         `labels` are the series' labels as the rule's query returned them (Prometheus does
         not add alertname or the rule's own labels to `$labels`).
         """
-        data = _AlertData(dict(labels), dict(external_labels), external_url, float(value))
+        data = AlertData(dict(labels), dict(external_labels), external_url, float(value))
         run = _Exec(self.text, data)
         run.walk(self._nodes, data)
         return "".join(run.out)
@@ -306,7 +307,7 @@ class Template:
 @functools.lru_cache(maxsize=4096)
 def _parse_cached(text: str) -> Template | TemplateError:
     try:
-        nodes = parse_nodes(text, _check_function)
+        nodes = parse_nodes(text, check_function)
         _check_regexps(text, nodes)
         return Template(text, nodes)
     except TemplateError as exc:

@@ -2,9 +2,9 @@
 
 `humanize*`, `title`, `match`, `reReplaceAll`, `printf`, the comparisons `eq`/`lt`/...,
 `index`, `len` and the escapers, each with the parameter kinds the evaluator checks before
-calling it, plus the names slawatch deliberately lacks. Split out of `slawatch.templating`
-so the evaluator reads apart from the functions; this module never imports the evaluator.
-Pure: no I/O, no clock.
+calling it, plus the names slawatch deliberately lacks. Kept apart from
+`slawatch.gotemplate.execute` so the evaluator reads apart from the functions; this module
+never imports the evaluator. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -16,19 +16,21 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import quote_plus
 
-from slawatch.gotemplate.regexp import _match, _replace_all
+from slawatch.gotemplate.regexp import match_string, replace_all_string
 from slawatch.gotemplate.values import (
-    _NO_VALUE,
-    _CallError,
-    _format_float,
-    _format_value,
-    _go_quote,
-    _SafeHTML,
-    _Spec,
-    _sprint,
-    _sprintf,
-    _type_name,
+    NO_VALUE,
+    CallError,
+    SafeHTML,
+    Spec,
+    format_float,
+    format_value,
+    go_quote,
+    sprint,
+    sprintf,
+    type_name,
 )
+
+__all__ = ["FUNCTIONS", "check_function", "truth"]
 
 # Prometheus functions that need a query engine or HTML mode, and Go builtins we lack.
 _UNSUPPORTED = frozenset({"query", "first", "label", "value", "strvalue", "args", "graphLink",
@@ -39,7 +41,7 @@ def _eval_args(args: tuple[object, ...]) -> str:
     """text/template's evalArgs, used by html, js and urlquery."""
     if len(args) == 1 and type(args[0]) is str:
         return args[0]
-    return _sprint(tuple("<no value>" if a is None or a is _NO_VALUE else a for a in args))
+    return sprint(tuple("<no value>" if a is None or a is NO_VALUE else a for a in args))
 
 
 _HTML = str.maketrans({'"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;",
@@ -68,7 +70,7 @@ def _to_float(value: object) -> float:
     if isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if type(value) is not str:
-        raise _CallError(f"can't convert {_type_name(value)} to float")
+        raise CallError(f"can't convert {type_name(value)} to float")
     if _GO_SPECIAL.fullmatch(value):
         return float(value)
     if _GO_FLOAT.fullmatch(value):
@@ -76,12 +78,12 @@ def _to_float(value: object) -> float:
         number = float.fromhex(plain) if "x" in plain.lower() else float(plain)
         if not math.isinf(number):
             return number
-        raise _CallError(f"strconv.ParseFloat: parsing {_go_quote(value)}: value out of range")
-    raise _CallError(f"strconv.ParseFloat: parsing {_go_quote(value)}: invalid syntax")
+        raise CallError(f"strconv.ParseFloat: parsing {go_quote(value)}: value out of range")
+    raise CallError(f"strconv.ParseFloat: parsing {go_quote(value)}: invalid syntax")
 
 
 def _g4(value: float) -> str:
-    return _format_float(value, "g", _Spec(prec=4))
+    return format_float(value, "g", Spec(prec=4))
 
 
 def _scaled(value: float, step: float, big: tuple[str, ...], small: tuple[str, ...]) -> str:
@@ -141,7 +143,7 @@ def _humanize_timestamp(v: float) -> str:
         return _g4(v)
     nanos = v * 1e9
     if nanos > float(2**63 - 1) or nanos < float(-(2**63)):
-        raise _CallError(f"{_format_value(v)} cannot be represented as a nanoseconds "
+        raise CallError(f"{format_value(v)} cannot be represented as a nanoseconds "
                          "timestamp since it overflows int64")
     ns = int(nanos)
     ms = abs(ns) // 1_000_000 * (1 if ns >= 0 else -1)
@@ -203,17 +205,17 @@ def _parse_duration(text: str) -> float:
         return 0.0
     match = _DURATION.fullmatch(text) if text else None
     if match is None:
-        raise _CallError("empty duration string" if not text
-                         else f"not a valid duration string: {_go_quote(text)}")
+        raise CallError("empty duration string" if not text
+                         else f"not a valid duration string: {go_quote(text)}")
     return sum(int(g) * ms for g, ms in zip(match.groups(), _DURATION_MS) if g) / 1000
 
 
 # ---- Go's builtins ----
 
 
-def _truth(value: object) -> bool:
+def truth(value: object) -> bool:
     """Go's template truth: empty string, zero, nil and empty maps are false."""
-    if value is None or value is _NO_VALUE:
+    if value is None or value is NO_VALUE:
         return False
     if isinstance(value, (str, Mapping, list, tuple)):
         return len(value) > 0
@@ -231,13 +233,13 @@ def _kind(value: object) -> str | None:
 
 def _eq(first: object, *others: object) -> bool:
     if not others:
-        raise _CallError("missing argument for comparison")
+        raise CallError("missing argument for comparison")
     for other in others:
         if _kind(first) != _kind(other):
-            if first not in (None, _NO_VALUE) and other not in (None, _NO_VALUE):
-                raise _CallError("incompatible types for comparison")
+            if first not in (None, NO_VALUE) and other not in (None, NO_VALUE):
+                raise CallError("incompatible types for comparison")
         elif isinstance(first, Mapping):
-            raise _CallError(f"non-comparable type {_format_value(first)}: {_type_name(first)}")
+            raise CallError(f"non-comparable type {format_value(first)}: {type_name(first)}")
         elif first == other:
             return True
     return False
@@ -246,9 +248,9 @@ def _eq(first: object, *others: object) -> bool:
 def _lt(first: Any, second: Any) -> bool:
     k1, k2 = _kind(first), _kind(second)
     if k1 is None or k2 is None or k1 == k2 == "bool":
-        raise _CallError("invalid type for comparison")
+        raise CallError("invalid type for comparison")
     if k1 != k2:
-        raise _CallError("incompatible types for comparison")
+        raise CallError("incompatible types for comparison")
     return bool(first < second)
 
 
@@ -257,34 +259,34 @@ def _length(item: object) -> int:
         return len(item.encode())
     if isinstance(item, (Mapping, list, tuple)):
         return len(item)
-    if item is None or item is _NO_VALUE:
-        raise _CallError("reflect: call of reflect.Value.Type on zero Value")
-    raise _CallError(f"len of type {_type_name(item)}")
+    if item is None or item is NO_VALUE:
+        raise CallError("reflect: call of reflect.Value.Type on zero Value")
+    raise CallError(f"len of type {type_name(item)}")
 
 
 def _index(item: object, *keys: object) -> object:
     for key in keys:
         if isinstance(item, Mapping):
             if not isinstance(key, str):
-                raise _CallError(f"value has type {_type_name(key)}; should be string")
+                raise CallError(f"value has type {type_name(key)}; should be string")
             item = item.get(key, "")
         elif isinstance(item, str) and isinstance(key, int) and not isinstance(key, bool):
             data = item.encode()
             if not 0 <= key < len(data):
-                raise _CallError(f"index out of range: {key}")
+                raise CallError(f"index out of range: {key}")
             item = data[key]
         else:
-            raise _CallError(f"can't index item of type {_type_name(item)}")
+            raise CallError(f"can't index item of type {type_name(item)}")
     return item
 
 
 # name -> (implementation, parameter kinds). Kinds: "string" (Go string), "any"
 # (interface{}), "value" (reflect.Value: nil literal rejected); a trailing "*" is variadic.
 _S = ("string",)
-_FUNCTIONS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
+FUNCTIONS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
     "and": (lambda *a: a, ("value", "value*")),  # short-circuits: see _Exec.and_or
     "or": (lambda *a: a, ("value", "value*")),
-    "not": (lambda v: not _truth(v), ("value",)),
+    "not": (lambda v: not truth(v), ("value",)),
     "len": (_length, ("value",)),
     "index": (_index, ("value", "value*")),
     "eq": (_eq, ("value", "value*")),
@@ -293,9 +295,9 @@ _FUNCTIONS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
     "le": (lambda a, b: _lt(a, b) or _eq(a, b), ("value", "value")),
     "gt": (lambda a, b: not (_lt(a, b) or _eq(a, b)), ("value", "value")),
     "ge": (lambda a, b: not _lt(a, b), ("value", "value")),
-    "print": (lambda *a: _sprint(a), ("any*",)),
-    "println": (lambda *a: " ".join(_format_value(x) for x in a) + "\n", ("any*",)),
-    "printf": (lambda f, *a: _sprintf(f, a), ("string", "any*")),
+    "print": (lambda *a: sprint(a), ("any*",)),
+    "println": (lambda *a: " ".join(format_value(x) for x in a) + "\n", ("any*",)),
+    "printf": (lambda f, *a: sprintf(f, a), ("string", "any*")),
     "html": (lambda *a: _eval_args(a).translate(_HTML), ("any*",)),
     "js": (lambda *a: _js_escape(_eval_args(a)), ("any*",)),
     "urlquery": (lambda *a: quote_plus(_eval_args(a), safe=""), ("any*",)),
@@ -307,18 +309,18 @@ _FUNCTIONS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
     "title": (_title, _S),
     "toUpper": (_to_upper, _S),
     "toLower": (_to_lower, _S),
-    "safeHtml": (_SafeHTML, _S),
+    "safeHtml": (SafeHTML, _S),
     "stripPort": (_strip_port, _S),
     "parseDuration": (_parse_duration, _S),
-    "match": (_match, ("string", "string")),
-    "reReplaceAll": (_replace_all, ("string", "string", "string")),
+    "match": (match_string, ("string", "string")),
+    "reReplaceAll": (replace_all_string, ("string", "string", "string")),
     "externalURL": (lambda: None, ()),  # both read the render's external URL: see _Exec.call
     "pathPrefix": (lambda: None, ()),
 }
 
 
-def _check_function(name: str) -> str | None:
-    if name in _FUNCTIONS:
+def check_function(name: str) -> str | None:
+    if name in FUNCTIONS:
         return None
     if name in _UNSUPPORTED:
         return f'function "{name}" is not supported by slawatch'

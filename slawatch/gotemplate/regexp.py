@@ -3,8 +3,8 @@
 Prometheus' regexp functions use Go's RE2 syntax and Go's replacement rules (`$1`, `${name}`,
 no replacement of an empty match right after a match). This module rewrites RE2 patterns
 where Python's `re` differs, rejects what `re` cannot express, and applies Go's
-ReplaceAllString semantics. Split out of `slawatch.templating`; it depends only on
-`slawatch.gofmt` for Go's quoting and the call-error type. Pure: no I/O, no clock.
+ReplaceAllString semantics. It depends only on `slawatch.gotemplate.values`, for Go's
+quoting and the call-error type. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ import functools
 import re
 import warnings
 
-from slawatch.gotemplate.values import _CallError, _go_quote
+from slawatch.gotemplate.values import CallError, go_quote
+
+__all__ = ["RegexSyntax", "RegexUnsupported", "match_string", "replace_all_string", "translate_regex"]
 
 _PERL = {"d": "0-9", "s": "\\t\\n\\f\\r ", "w": "0-9A-Za-z_"}
 _POSIX = {"alnum": "0-9A-Za-z", "alpha": "A-Za-z", "ascii": "\\x00-\\x7f", "blank": "\\t ",
@@ -28,16 +30,16 @@ _ASCII_INSIDE = f"(?:(?<={_WORD})(?={_WORD})|(?<!{_WORD})(?!{_WORD}))"
 _REPEAT = re.compile(r"[*+?]|\{[0-9]+(?:,[0-9]*)?\}")
 
 
-class _RegexSyntax(ValueError):
+class RegexSyntax(ValueError):
     """RE2 syntax that Go rejects; the message is Go's."""
 
 
-class _RegexUnsupported(_RegexSyntax):
+class RegexUnsupported(RegexSyntax):
     """Valid RE2 that Python's re cannot express; reported when the template is parsed."""
 
 
-def _translate_regex(pattern: str) -> str:
-    r"""Rewrite RE2 syntax where Python's re differs, or raise _RegexSyntax.
+def translate_regex(pattern: str) -> str:
+    r"""Rewrite RE2 syntax where Python's re differs, or raise RegexSyntax.
 
     Differences handled: `$` and `\z` mean end of text, `\d \s \w \b` are ASCII,
     POSIX classes, `\Q...\E`, `\x{...}`, `(?<name>`, a `{` that is no repeat is literal,
@@ -61,9 +63,9 @@ def _translate_regex(pattern: str) -> str:
             elif nxt in "bB" and not in_class:
                 out.append(_ASCII_BOUNDARY if nxt == "b" else _ASCII_INSIDE)
             elif nxt in "123456789CZ":
-                raise _RegexSyntax(f"invalid escape sequence: `\\{nxt}`")
+                raise RegexSyntax(f"invalid escape sequence: `\\{nxt}`")
             elif nxt in "pP":
-                raise _RegexUnsupported(f"Unicode classes such as `{rest[:4]}` in regexps "
+                raise RegexUnsupported(f"Unicode classes such as `{rest[:4]}` in regexps "
                                         "are not supported by slawatch")
             elif nxt == "z":
                 out.append("\\Z")
@@ -87,7 +89,7 @@ def _translate_regex(pattern: str) -> str:
             step = len(head)
         elif (repeat := _REPEAT.match(rest)) is not None:
             if repeated:
-                raise _RegexSyntax(f"invalid nested repetition operator: `{out[-1]}{repeat.group()}`")
+                raise RegexSyntax(f"invalid nested repetition operator: `{out[-1]}{repeat.group()}`")
             step, was_repeat = repeat.end(), True
             if rest[step : step + 1] == "?":  # lazy marker belongs to this repeat
                 step += 1
@@ -98,12 +100,12 @@ def _translate_regex(pattern: str) -> str:
             out.append("\\Z")
         elif c == "(" and nxt == "?":
             if re.match(r"\(\?[a-zA-Z-]*U", rest):
-                raise _RegexUnsupported("the regexp flag U is not supported by slawatch")
+                raise RegexUnsupported("the regexp flag U is not supported by slawatch")
             if i > 0 and (flags := re.match(r"\(\?[a-zA-Z-]+\)", rest)):
-                raise _RegexUnsupported(f"regexp flags `{flags.group()}` after the start of a "
+                raise RegexUnsupported(f"regexp flags `{flags.group()}` after the start of a "
                                         "pattern are not supported by slawatch; move them first")
             if re.match(r"\(\?(?:[=!#]|<[=!]|P=|>)", rest):
-                raise _RegexSyntax(f"invalid or unsupported Perl syntax: `{rest[:3]}`")
+                raise RegexSyntax(f"invalid or unsupported Perl syntax: `{rest[:3]}`")
             named = rest.startswith("(?<")
             out.append("(?P<" if named else c)
             step = 3 if named else 1
@@ -129,8 +131,8 @@ def _compile(pattern: str) -> re.Pattern[str] | str:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return re.compile(_translate_regex(pattern))
-    except _RegexSyntax as exc:
+            return re.compile(translate_regex(pattern))
+    except RegexSyntax as exc:
         return str(exc)
     except (re.error, ValueError, OverflowError) as exc:
         message = str(getattr(exc, "msg", exc))
@@ -138,10 +140,10 @@ def _compile(pattern: str) -> re.Pattern[str] | str:
         return f"{message}: `{pattern}`"
 
 
-def _match(pattern: str, text: str) -> bool:
+def match_string(pattern: str, text: str) -> bool:
     regex = _compile(pattern)
     if isinstance(regex, str):
-        raise _CallError(f"error parsing regexp: {regex}")
+        raise CallError(f"error parsing regexp: {regex}")
     return regex.search(text) is not None
 
 
@@ -168,12 +170,12 @@ def _go_expand(template: str, match: re.Match[str]) -> str:
     return "".join(out) + template[i:]
 
 
-def _replace_all(pattern: str, replacement: str, text: str) -> str:
+def replace_all_string(pattern: str, replacement: str, text: str) -> str:
     """Go's ReplaceAllString: an empty match right after a match is not replaced."""
     regex = _compile(pattern)
     if isinstance(regex, str):
-        quoted = f"`{pattern}`" if "`" not in pattern else _go_quote(pattern)
-        raise _CallError(f"regexp: Compile({quoted}): error parsing regexp: {regex}")
+        quoted = f"`{pattern}`" if "`" not in pattern else go_quote(pattern)
+        raise CallError(f"regexp: Compile({quoted}): error parsing regexp: {regex}")
     out, last_end, pos = [], 0, 0
     while pos <= len(text) and (m := regex.search(text, pos)) is not None:
         out.append(text[last_end : m.start()])

@@ -3,8 +3,8 @@
 Prometheus prints every template value with Go's fmt package, and users read those strings
 next to Prometheus' own, so the digits, padding and `%!verb(type=value)` errors must match
 byte for byte. This module also holds the Go values a template sees (the alert data struct,
-`<no value>`, template.HTML) because printing is defined by their Go types. Split out of
-`slawatch.templating`; it imports nothing from the evaluator. Pure: no I/O, no clock.
+`<no value>`, template.HTML) because printing is defined by their Go types. It imports
+nothing else from the package, so every other module can use it. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -14,12 +14,17 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+__all__ = [
+    "NO_VALUE", "AlertData", "CallError", "SafeHTML", "Spec", "format_float", "format_value",
+    "go_quote", "sprint", "sprintf", "type_name",
+]
+
 _STRUCT = ("struct { Labels map[string]string; ExternalLabels map[string]string; "
            "ExternalURL string; Value float64 }")
 
 
 @dataclass(frozen=True, slots=True)
-class _AlertData:
+class AlertData:
     """The `.` of an alert template: Prometheus' AlertTemplateData struct."""
 
     Labels: Mapping[str, str]
@@ -28,7 +33,7 @@ class _AlertData:
     Value: float
 
 
-class _SafeHTML(str):
+class SafeHTML(str):
     """html/template.HTML, returned by safeHtml: prints as-is but is its own Go type."""
 
 
@@ -36,19 +41,19 @@ class _NoValue:
     """Go's invalid reflect.Value, printed as `<no value>`."""
 
 
-_NO_VALUE = _NoValue()
+NO_VALUE = _NoValue()
 
 
-class _CallError(Exception):
+class CallError(Exception):
     """A template function's error return; reported as `error calling NAME: ...`."""
 
 
-def _type_name(value: object) -> str:
+def type_name(value: object) -> str:
     if value is None:
         return "<nil>"
     for kind, name in ((bool, "bool"), (int, "int"), (float, "float64"),
-                       (_SafeHTML, "template.HTML"), (str, "string"),
-                       (Mapping, "map[string]string"), (_AlertData, _STRUCT)):
+                       (SafeHTML, "template.HTML"), (str, "string"),
+                       (Mapping, "map[string]string"), (AlertData, _STRUCT)):
         if isinstance(value, kind):
             return name
     return type(value).__name__
@@ -58,13 +63,13 @@ def _type_name(value: object) -> str:
 
 
 @dataclass(frozen=True, slots=True)
-class _Spec:
+class Spec:
     flags: str = ""
     width: int | None = None
     prec: int | None = None
 
 
-_PLAIN = _Spec()
+_PLAIN = Spec()
 
 
 def _digits(x: float) -> tuple[str, int]:
@@ -93,7 +98,7 @@ def _shortest(x: float) -> str:
     return digits[:point] + "." + digits[point:]
 
 
-def _pad(text: str, spec: _Spec, zero_ok: bool = True) -> str:
+def _pad(text: str, spec: Spec, zero_ok: bool = True) -> str:
     if spec.width is None or len(text) >= spec.width:
         return text
     if "-" in spec.flags:
@@ -101,18 +106,18 @@ def _pad(text: str, spec: _Spec, zero_ok: bool = True) -> str:
     return ("0" if "0" in spec.flags and zero_ok else " ") * (spec.width - len(text)) + text
 
 
-def _pad_number(lead: str, body: str, spec: _Spec, zero_ok: bool = True) -> str:
+def _pad_number(lead: str, body: str, spec: Spec, zero_ok: bool = True) -> str:
     """Pad a signed number; zero padding goes between the sign/prefix and the digits."""
     if "0" in spec.flags and "-" not in spec.flags and zero_ok and spec.width is not None:
         return lead + body.rjust(spec.width - len(lead), "0")
     return _pad(lead + body, spec, zero_ok=False)
 
 
-def _sign(negative: bool, spec: _Spec) -> str:
+def _sign(negative: bool, spec: Spec) -> str:
     return "-" if negative else "+" if "+" in spec.flags else " " if " " in spec.flags else ""
 
 
-def _format_float(x: float, verb: str, spec: _Spec) -> str:
+def format_float(x: float, verb: str, spec: Spec) -> str:
     if math.isnan(x) or math.isinf(x):
         text = "NaN" if math.isnan(x) else ("-Inf" if x < 0 else "+Inf")
         if "+" in spec.flags and text == "NaN":
@@ -182,10 +187,10 @@ def _float_x(x: float, prec: int | None) -> str:
     return f"{out}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
 
 
-def _format_int(n: int, verb: str, spec: _Spec) -> str:
+def _format_int(n: int, verb: str, spec: Spec) -> str:
     rune = chr(n) if 0 <= n <= 0x10FFFF and not 0xD800 <= n < 0xE000 else "\ufffd"
     if verb in "cq":
-        return _pad(rune if verb == "c" else _go_quote(rune, "'", "+" in spec.flags), spec)
+        return _pad(rune if verb == "c" else go_quote(rune, "'", "+" in spec.flags), spec)
     if verb == "U":
         code = n & (2**64 - 1)
         text = f"U+{code:0{max(4, spec.prec or 0)}X}"
@@ -205,7 +210,7 @@ def _format_int(n: int, verb: str, spec: _Spec) -> str:
     return _pad(sign + prefix + digits, spec, zero_ok=False)
 
 
-def _go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
+def go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
     """Go's strconv.Quote (QuoteRune with quote="'"; the ToASCII variants with ascii_only)."""
     named = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
              "\v": "\\v"}
@@ -225,17 +230,17 @@ def _go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
     return "".join(out + [quote])
 
 
-def _format_arg(arg: object, verb: str, spec: _Spec) -> str:
+def _format_arg(arg: object, verb: str, spec: Spec) -> str:
     """One printf operand, including Go's `%!d(float64=1.5)` for a verb of the wrong type."""
     if verb == "T":
-        return _pad(_type_name(arg), spec)
+        return _pad(type_name(arg), spec)
     if arg is None:
         return _pad("<nil>", spec) if verb == "v" else f"%!{verb}(<nil>)"
     if isinstance(arg, Mapping):
         pairs = (f"{_format_arg(k, verb, spec)}:{_format_arg(arg[k], verb, spec)}"
                  for k in sorted(arg))
         return "map[" + " ".join(pairs) + "]"
-    if isinstance(arg, _AlertData):
+    if isinstance(arg, AlertData):
         parts = (arg.Labels, arg.ExternalLabels, arg.ExternalURL, arg.Value)
         return "{" + " ".join(_format_arg(p, verb, spec) for p in parts) + "}"
     if isinstance(arg, bool) and verb in "tv":
@@ -243,7 +248,7 @@ def _format_arg(arg: object, verb: str, spec: _Spec) -> str:
     if isinstance(arg, int) and not isinstance(arg, bool) and verb in "vdboOxXcqU":
         return _format_int(arg, verb, spec)
     if isinstance(arg, float) and verb in "veEfFgGbxX":
-        return _format_float(arg, verb, spec)
+        return format_float(arg, verb, spec)
     if isinstance(arg, str) and verb in "vsqxX":
         if verb in "xX":
             return _pad(_hex_bytes(arg.encode()[: spec.prec], verb, spec.flags), spec)
@@ -251,26 +256,26 @@ def _format_arg(arg: object, verb: str, spec: _Spec) -> str:
         if verb == "q":
             backquote = "#" in spec.flags and "`" not in text and "\ufeff" not in text and all(
                 c == "\t" or (c >= " " and c != "\x7f") for c in text)
-            text = f"`{text}`" if backquote else _go_quote(text, '"', "+" in spec.flags)
+            text = f"`{text}`" if backquote else go_quote(text, '"', "+" in spec.flags)
         return _pad(text, spec)
-    if arg is _NO_VALUE and verb == "v":
+    if arg is NO_VALUE and verb == "v":
         return _pad("<no value>", spec)
-    return f"%!{verb}({_type_name(arg)}={_format_arg(arg, 'v', spec)})"  # Go keeps the flags
+    return f"%!{verb}({type_name(arg)}={_format_arg(arg, 'v', spec)})"  # Go keeps the flags
 
 
-def _format_go_syntax(arg: object, verb: str, spec: _Spec) -> str:
+def _format_go_syntax(arg: object, verb: str, spec: Spec) -> str:
     """Go's %#v: strings quoted, maps and the data struct as Go composite literals."""
     if isinstance(arg, Mapping):
         items = (f"{_format_go_syntax(k, verb, spec)}:{_format_go_syntax(arg[k], verb, spec)}"
                  for k in sorted(arg))
         return "map[string]string{" + ", ".join(items) + "}"
-    if isinstance(arg, _AlertData):
+    if isinstance(arg, AlertData):
         fields = (f"{name}:{_format_go_syntax(getattr(arg, name), verb, spec)}"
-                  for name in _AlertData.__slots__)
+                  for name in AlertData.__slots__)
         return _STRUCT + "{" + ", ".join(fields) + "}"
     if isinstance(arg, str):
         text = arg if spec.prec is None else arg[: spec.prec]
-        return _pad(_go_quote(text, '"', "+" in spec.flags), spec)
+        return _pad(go_quote(text, '"', "+" in spec.flags), spec)
     return _format_arg(arg, verb, spec)
 
 
@@ -283,7 +288,7 @@ def _hex_bytes(data: bytes, verb: str, flags: str) -> str:
     return prefix + "".join(pairs) if pairs else ""
 
 
-def _format_value(value: object, top_level: bool = False) -> str:
+def format_value(value: object, top_level: bool = False) -> str:
     """Go's %v; an action printing nil shows `<no value>` like text/template."""
     if value is None and top_level:
         return "<no value>"
@@ -293,7 +298,7 @@ def _format_value(value: object, top_level: bool = False) -> str:
 _VERB = re.compile(r"([-+# 0]*)([0-9]+)?(?:\.([0-9]*))?(.?)", re.S)
 
 
-def _sprintf(fmt: str, args: tuple[object, ...]) -> str:
+def sprintf(fmt: str, args: tuple[object, ...]) -> str:
     """Go's fmt.Sprintf for the verbs and flags templates use (no %[n] or * widths)."""
     out, pos, used = [], 0, 0
     while (start := fmt.find("%", pos)) >= 0:
@@ -307,31 +312,31 @@ def _sprintf(fmt: str, args: tuple[object, ...]) -> str:
         elif verb == "%":
             out.append("%")
         elif verb in "[*":
-            raise _CallError("printf argument indexes and * widths are not supported by slawatch")
+            raise CallError("printf argument indexes and * widths are not supported by slawatch")
         elif used >= len(args):
             out.append(f"%!{verb}(MISSING)")
         else:
             go_syntax = verb == "v" and "#" in flags
             flags = flags.replace("+", "").replace("#", "") if verb == "v" else flags
-            spec = _Spec(flags, int(width) if width else None,
+            spec = Spec(flags, int(width) if width else None,
                          None if prec is None else int(prec or 0))
             format_one = _format_go_syntax if go_syntax else _format_arg
             out.append(format_one(args[used], verb, spec))
             used += 1
     out.append(fmt[pos:])
     if used < len(args):
-        extra = ("<nil>" if a is None else f"{_type_name(a)}={_format_value(a)}" for a in args[used:])
+        extra = ("<nil>" if a is None else f"{type_name(a)}={format_value(a)}" for a in args[used:])
         out.append("%!(EXTRA " + ", ".join(extra) + ")")
     return "".join(out)
 
 
-def _sprint(args: tuple[object, ...]) -> str:
+def sprint(args: tuple[object, ...]) -> str:
     """Go's fmt.Sprint: a space between operands when neither is a string."""
     out, prev_string = [], False
     for i, arg in enumerate(args):
         is_string = isinstance(arg, str)
         if i and not is_string and not prev_string:
             out.append(" ")
-        out.append(_format_value(arg))
+        out.append(format_value(arg))
         prev_string = is_string
     return "".join(out)

@@ -2,7 +2,7 @@
 
 One rule file with constant-vector alerts goes into a real Prometheus (Debian's
 `prometheus` package); once they all fire, each annotation and templated label that
-Prometheus rendered must equal `slawatch.templating.expand` of the same template with
+Prometheus rendered must equal `slawatch.gotemplate.expand` of the same template with
 the same data. Prometheus' `$labels` are the series labels of the rule's query result,
 not the alert's labels (no alertname, no rule labels), so that is what is passed here.
 """
