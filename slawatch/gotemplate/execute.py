@@ -14,7 +14,7 @@ Pure: no I/O, no logging, no clock.
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
@@ -37,7 +37,6 @@ from slawatch.gotemplate.parse import (
     Variable,
     parse_nodes,
 )
-from slawatch.gotemplate.regexp import RegexSyntax, RegexUnsupported, translate_regex
 from slawatch.gotemplate.values import NO_VALUE, AlertData, CallError, format_value, type_name
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Template", "TemplateError", "expand", "parse"]
@@ -52,36 +51,6 @@ class _Break(Exception):
 
 class _Continue(Exception):
     pass
-
-
-def _pipe_commands(pipe: Pipe) -> Iterator[Command]:
-    for cmd in pipe.cmds:
-        yield cmd
-        for arg in cmd.args:
-            if isinstance(arg, (Pipe, Chain)):
-                yield from _pipe_commands(arg if isinstance(arg, Pipe) else arg.node)
-
-
-def _commands(nodes: tuple[Node, ...]) -> Iterator[Command]:
-    for node in nodes:
-        if isinstance(node, (Action, Control)):
-            yield from _pipe_commands(node.pipe)
-        if isinstance(node, Control):
-            yield from _commands(node.body + node.orelse)
-
-
-def _check_regexps(text: str, nodes: tuple[Node, ...]) -> None:
-    """Reject literal patterns slawatch cannot run, so `check` reports them, not a tick."""
-    for cmd in _commands(nodes):
-        name, pattern = cmd.args[0], cmd.args[1:2]
-        if (isinstance(name, Identifier) and name.name in ("match", "reReplaceAll") and pattern
-                and isinstance(pattern[0], Literal) and isinstance(pattern[0].value, str)):
-            try:
-                translate_regex(pattern[0].value)
-            except RegexUnsupported as exc:
-                raise TemplateError.at(text, pattern[0].pos, str(exc)) from None
-            except RegexSyntax:
-                pass  # invalid RE2: Prometheus fails at execution too
 
 
 # ---- evaluation ----
@@ -308,7 +277,6 @@ class Template:
 def _parse_cached(text: str) -> Template | TemplateError:
     try:
         nodes = parse_nodes(text, check_function)
-        _check_regexps(text, nodes)
         return Template(text, nodes)
     except TemplateError as exc:
         return exc

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 __all__ = [
-    "NO_VALUE", "AlertData", "CallError", "SafeHTML", "Spec", "format_float", "format_value",
+    "NO_VALUE", "AlertData", "CallError", "SafeHTML", "Spec", "can_backquote", "format_float", "format_value",
     "go_quote", "sprint", "sprintf", "type_name",
 ]
 
@@ -230,6 +230,11 @@ def go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
     return "".join(out + [quote])
 
 
+def can_backquote(text: str) -> bool:
+    """Go's strconv.CanBackquote: no control characters but tab, no backquote, no BOM."""
+    return all(c == "\t" or (c >= " " and c not in "`\x7f\ufeff") for c in text)
+
+
 def _format_arg(arg: object, verb: str, spec: Spec) -> str:
     """One printf operand, including Go's `%!d(float64=1.5)` for a verb of the wrong type."""
     if verb == "T":
@@ -254,8 +259,7 @@ def _format_arg(arg: object, verb: str, spec: Spec) -> str:
             return _pad(_hex_bytes(arg.encode()[: spec.prec], verb, spec.flags), spec)
         text = arg if spec.prec is None else arg[: spec.prec]
         if verb == "q":
-            backquote = "#" in spec.flags and "`" not in text and "\ufeff" not in text and all(
-                c == "\t" or (c >= " " and c != "\x7f") for c in text)
+            backquote = "#" in spec.flags and can_backquote(text)
             text = f"`{text}`" if backquote else go_quote(text, '"', "+" in spec.flags)
         return _pad(text, spec)
     if arg is NO_VALUE and verb == "v":

@@ -239,6 +239,9 @@ REGEX = [
          '{{ reReplaceAll "\\\\bfoo\\\\b" "F" "foo food foo" }}|'
          '{{ reReplaceAll "\\\\z" "!" "ab\\n" }}|{{ reReplaceAll "a\\\\Q.*\\\\Eb" "X" "a.*b" }}',
          "<a{,2}>aa|false|F food F|ab\n!|X", id="RE2 literal braces ASCII word boundary and quoting"),
+    case('{{ match "\\\\pL+" "é" }}|{{ if 1 }}{{ (reReplaceAll "(?U)a+" "x" "aaa") }}{{ end }}|'
+         '{{ match "a(?i)b" "aB" }}', "true|xxx|true",
+         id="Unicode classes, the U flag and flags after the start run on RE2"),
 ]
 
 
@@ -341,10 +344,6 @@ PARSE_ERRORS = [
     ("{{ true.x }}", 1, 4, 'unexpected . after term "true"', "field of a literal"),
     ('{{ printf "%s"$x }}', 1, 15, 'unexpected "$x" in operand', "missing space"),
     ("{{ 1i }}", 1, 4, "complex number 1i is not supported", "complex constant"),
-    ('{{ match "\\\\pL+" "x" }}', 1, 10, "Unicode classes such as `\\pL+`", "unicode class"),
-    ('{{ if 1 }}{{ (reReplaceAll "(?U)a+" "" "a") }}{{ end }}', 1, 28,
-     "the regexp flag U is not supported by slawatch", "ungreedy flag inside a pipeline"),
-    ('{{ match "a(?i)b" "aB" }}', 1, 10, "regexp flags `(?i)` after the start", "mid-pattern flags"),
 ]
 
 
