@@ -4,7 +4,8 @@
     parse      the small immutable AST
     execute    the evaluator and the public API (`parse`, `expand`, `Template`)
     values     Go's fmt rules for printing values
-    regexp     Go (RE2) regular expressions
+    regexp     Go regular expressions, run on RE2
+    check      load-time checks of what every render would fail on
     functions  Prometheus' template function map
 
 Pure: no I/O, no logging, no clock.

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlparse
 
+from slawatch.gotemplate.check import template_problems
 from slawatch.gotemplate.functions import FUNCTIONS, check_function, truth
 from slawatch.gotemplate.parse import (
     Action,
@@ -271,6 +272,11 @@ class Template:
         run = _Exec(self.text, data)
         run.walk(self._nodes, data)
         return "".join(run.out)
+
+    def check(self) -> tuple[TemplateError, ...]:
+        """What every render of this template would fail on though it parses, such as a
+        constant regexp Go rejects; `slawatch check` reports these with file and line."""
+        return template_problems(self.text, self._nodes)
 
 
 @functools.lru_cache(maxsize=4096)
