@@ -3,10 +3,15 @@
     lex        tokens, with Go's delimiters, trim markers and literals
     parse      the small immutable AST
     execute    the evaluator and the public API (`parse`, `expand`, `Template`)
-    values     Go's fmt rules for printing values
+    values     the Go values a template sees and their type names
+    printing   Go's fmt rules for printing values
+    params     Go's argument conversion and type checks before a call
+    gotime     time.Time and time.Duration, as toTime, toDuration and now return them
     regexp     Go regular expressions, run on RE2
+    humanize   Prometheus' humanize* functions
+    go_builtins  text/template's builtin functions
+    functions  Prometheus' template function map, and the render's inputs
     check      load-time checks of what every render would fail on
-    functions  Prometheus' template function map
 
 Pure: no I/O, no logging, no clock.
 """

@@ -2,7 +2,7 @@
 
 Go's text/template only parses at load time, so Prometheus reports a bad regexp constant
 when an alert first renders, as `<error expanding template: ...>` in the notification.
-`slawatch check` reports it with file and line instead. These checks never change how a template renders: rendering
+The same holds for `now` where the caller renders without an evaluation time. `slawatch check` reports these with file and line instead. These checks never change how a template renders: rendering
 still fails at execution, word for word as in Prometheus. Pure: no I/O, no clock.
 """
 
@@ -23,10 +23,12 @@ from slawatch.gotemplate.parse import (
 )
 from slawatch.gotemplate.regexp import PatternError, compile_go
 
-__all__ = ["PATTERN_FUNCTIONS", "template_problems"]
+__all__ = ["PATTERN_FUNCTIONS", "RENDER_INPUTS", "template_problems"]
 
 # Functions whose first argument is a Go regexp.
 PATTERN_FUNCTIONS = frozenset({"match", "reReplaceAll"})
+# Functions that read an input of the render rather than their arguments, and that input.
+RENDER_INPUTS = {"now": "the evaluation time"}
 
 
 def _pipe_commands(pipe: Pipe) -> Iterator[Command]:
@@ -48,13 +50,19 @@ def _commands(nodes: tuple[Node, ...]) -> Iterator[Command]:
             yield from _commands(node.body + node.orelse)
 
 
-def template_problems(text: str, nodes: tuple[Node, ...]) -> tuple[TemplateError, ...]:
-    """Failures certain at render time, each at its place in `text`."""
+def template_problems(text: str, nodes: tuple[Node, ...],
+                      provided: frozenset[str] = frozenset()) -> tuple[TemplateError, ...]:
+    """Failures certain at render time, each at its place in `text`; `provided` names the
+    render inputs (`now`) the caller passes when it renders."""
     problems: list[TemplateError] = []
     for cmd in _commands(nodes):
         head = cmd.args[0]
         if not isinstance(head, Identifier):
             continue
+        if head.name in RENDER_INPUTS and head.name not in provided:
+            problems.append(TemplateError.at(
+                text, head.pos, f'function "{head.name}" needs {RENDER_INPUTS[head.name]}, '
+                                "which slawatch does not pass when it renders this template"))
         pattern = cmd.args[1] if len(cmd.args) > 1 else None
         if head.name in PATTERN_FUNCTIONS and isinstance(pattern, Literal) and isinstance(pattern.value, str):
             try:

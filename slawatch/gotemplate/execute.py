@@ -5,21 +5,27 @@ header that defines `$labels`, `$externalLabels`, `$externalURL` and `$value`. U
 these strings in Slack and tickets next to Prometheus' own, so the text must be
 identical: values print with Go's fmt rules, maps in sorted key order, and a missing
 label renders as an empty string (Prometheus executes with `missingkey=zero`). Parsing
-is in `slawatch.gotemplate.parse`, Go's printing rules in `slawatch.gotemplate.values`,
+is in `slawatch.gotemplate.parse`, Go's printing rules in `slawatch.gotemplate.printing`,
 regexps in `slawatch.gotemplate.regexp` and the function map in
 `slawatch.gotemplate.functions`; this module holds the evaluator and the public API.
-Pure: no I/O, no logging, no clock.
+
+What Prometheus takes from its rule evaluation, the evaluation time, a render takes as
+an argument; without it `now` fails like any function error. Pure: no I/O, no logging, no clock.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
 
 from slawatch.gotemplate.check import template_problems
-from slawatch.gotemplate.functions import FUNCTIONS, check_function, truth
+from slawatch.gotemplate.functions import FUNCTIONS, RenderInputs, check_function
+from slawatch.gotemplate.go_builtins import truth
+from slawatch.gotemplate.gotime import METHODS
+from slawatch.gotemplate.params import PARAMS, ArgumentError, Function, Param
 from slawatch.gotemplate.parse import (
     Action,
     Break,
@@ -38,12 +44,21 @@ from slawatch.gotemplate.parse import (
     Variable,
     parse_nodes,
 )
-from slawatch.gotemplate.values import NO_VALUE, AlertData, CallError, format_value, type_name
+from slawatch.gotemplate.printing import format_value
+from slawatch.gotemplate.values import (
+    NO_VALUE,
+    AlertData,
+    CallError,
+    GoStruct,
+    Pointer,
+    type_name,
+)
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Template", "TemplateError", "expand", "parse"]
 
 SUPPORTED_FUNCTIONS = frozenset(FUNCTIONS)
 _MISSING = object()  # "no final value piped into this command"
+_VALUE = PARAMS["reflect.Value"]
 
 
 class _Break(Exception):
@@ -60,9 +75,9 @@ class _Continue(Exception):
 class _Exec:
     """One rendering: the variable stack, the output and Go's evaluation rules."""
 
-    def __init__(self, text: str, data: AlertData) -> None:
+    def __init__(self, text: str, data: AlertData, inputs: RenderInputs) -> None:
         self.text = text
-        self.data = data
+        self.inputs = inputs
         self.out: list[str] = []
         self.vars: list[list[Any]] = [
             ["$", data], ["$labels", data.Labels], ["$externalLabels", data.ExternalLabels],
@@ -100,6 +115,7 @@ class _Exec:
             del self.vars[mark:]
 
     def range(self, node: Control, dot: object, value: object) -> None:
+        value = value.target if isinstance(value, Pointer) else value
         if isinstance(value, Mapping):
             items: list[tuple[object, object]] = [(k, value[k]) for k in sorted(value)]
         elif isinstance(value, (list, tuple)):
@@ -152,13 +168,13 @@ class _Exec:
     def command(self, dot: object, cmd: Command, final: object) -> object:
         first = cmd.args[0]
         if isinstance(first, Field):
-            return self.fields(dot, first, first.names, cmd.args, final)
+            return self.fields(dot, dot, first, cmd.args, final)
         if isinstance(first, Chain):
-            return self.fields(self.pipe(dot, first.node), first, first.names, cmd.args, final)
+            return self.fields(dot, self.pipe(dot, first.node), first, cmd.args, final)
         if isinstance(first, Identifier):
             return self.call(dot, cmd, first, cmd.args[1:], final)
         if isinstance(first, Variable) and first.names:
-            return self.fields(self.variable(first), first, first.names, cmd.args, final)
+            return self.fields(dot, self.variable(first), first, cmd.args, final)
         if len(cmd.args) > 1 or final is not _MISSING:
             source = self.text[first.pos : first.end]
             raise self.error(first, f"can't give argument to non-function {source}")
@@ -177,78 +193,94 @@ class _Exec:
             return self.pipe(dot, node)
         return self.command(dot, Command(node.pos, node.end, (node,)), _MISSING)
 
-    def fields(self, receiver: object, node: Node, names: tuple[str, ...],
+    def fields(self, dot: object, receiver: object, node: Field | Chain | Variable,
                args: tuple[Node, ...], final: object) -> object:
-        for i, name in enumerate(names):
-            has_args = i == len(names) - 1 and (len(args) > 1 or final is not _MISSING)
-            receiver = self.field(node, receiver, name, has_args)
+        """A chain `.a.b.c`; only the last name gets the command's arguments."""
+        for i, name in enumerate(node.names):
+            last = i == len(node.names) - 1
+            receiver = self.field(dot, node, receiver, name, args if last else (), final if last else _MISSING)
         return receiver
 
-    def field(self, node: Node, receiver: object, name: str, has_args: bool) -> object:
+    def field(self, dot: object, node: Node, receiver: object, name: str,
+              args: tuple[Node, ...], final: object) -> object:
+        """Go's evalField: a method of the value, else a struct field or a map key."""
         if receiver is None or receiver is NO_VALUE:
             return NO_VALUE
-        if isinstance(receiver, Mapping):
+        target = receiver.target if isinstance(receiver, Pointer) else receiver
+        method = METHODS.get(type(target), {}).get(name)
+        if method is not None:
+            impl, params = method
+            bound = Function(lambda *argv: impl(target, *argv), params)
+            return self.invoke(dot, node, name, bound, args[1:], final)
+        has_args = len(args) > 1 or final is not _MISSING
+        if isinstance(target, Mapping):
             if has_args:
                 raise self.error(node, f"{name} is not a method but has arguments")
-            return receiver.get(name, "")  # missingkey=zero: a missing label is ""
-        if isinstance(receiver, AlertData) and name in AlertData.__slots__:
+            return target.get(name, "")  # missingkey=zero: a missing label is ""
+        if isinstance(target, GoStruct) and name in (f.name for f in fields(target)):  # type: ignore[arg-type]
             if has_args:
                 raise self.error(node, f"{name} has arguments but cannot be invoked as function")
-            return getattr(receiver, name)
+            return getattr(target, name)
         raise self.error(node, f"can't evaluate field {name} in type {type_name(receiver)}")
 
     def call(self, dot: object, cmd: Command, ident: Identifier, args: tuple[Node, ...],
              final: object) -> object:
-        name = ident.name
-        impl, params = FUNCTIONS[name]
-        variadic = bool(params) and params[-1].endswith("*")
+        function = FUNCTIONS[ident.name]
+        if ident.name in ("and", "or"):
+            self.check_arity(ident, ident.name, function, args, final)
+            return self.and_or(dot, ident.name == "or", args, final)
+        return self.invoke(dot, cmd, ident.name, function, args, final)
+
+    def check_arity(self, node: Node, name: str, function: Function, args: tuple[Node, ...],
+                    final: object) -> int:
         count = len(args) + (final is not _MISSING)
-        if variadic and count < len(params) - 1:
-            raise self.error(ident, f"wrong number of args for {name}: "
-                                    f"want at least {len(params) - 1} got {len(args)}")
-        if not variadic and count != len(params):
-            raise self.error(ident, f"wrong number of args for {name}: "
-                                    f"want {len(params)} got {count}")
-        if name in ("and", "or"):
-            return self.and_or(dot, name == "or", args, final)
-        if name in ("externalURL", "pathPrefix"):
-            url = self.data.ExternalURL
-            return url if name == "externalURL" else urlparse(url).path
-        kinds = [params[min(i, len(params) - 1)].rstrip("*") for i in range(count)]
-        argv = [self.arg(dot, kind, node) for kind, node in zip(kinds, args)]
+        fixed = len(function.params) - function.variadic
+        if function.variadic and count < fixed:
+            raise self.error(node, f"wrong number of args for {name}: want at least {fixed} got {len(args)}")
+        if not function.variadic and count != fixed:
+            raise self.error(node, f"wrong number of args for {name}: want {fixed} got {count}")
+        return count
+
+    def invoke(self, dot: object, node: Node, name: str, function: Function,
+               args: tuple[Node, ...], final: object) -> object:
+        """Go's evalCall: check the arity, convert each argument to its type, call."""
+        count = self.check_arity(node, name, function, args, final)
+        params = [PARAMS[function.params[min(i, len(function.params) - 1)]] for i in range(count)]
+        argv = [self.arg(dot, param, arg) for param, arg in zip(params, args)]
         if final is not _MISSING:
-            argv.append(self.check_type(ident, kinds[-1], final))
+            argv.append(self.checked(node, params[-1], final))
+        if function.reads_inputs:
+            argv.insert(0, self.inputs)
         try:
-            return impl(*argv)
+            return function.impl(*argv)
         except CallError as exc:
-            raise self.error(cmd, f"error calling {name}: {exc}") from None
+            raise self.error(node, f"error calling {name}: {exc}") from None
 
     def and_or(self, dot: object, is_or: bool, args: tuple[Node, ...], final: object) -> object:
         """Go 1.18+ short-circuits: later arguments are not evaluated once decided."""
         value: object = NO_VALUE
         for node in args:
-            value = self.arg(dot, "value", node)
+            value = self.arg(dot, _VALUE, node)
             if truth(value) == is_or:
                 return value
         return value if final is _MISSING else final
 
-    def arg(self, dot: object, kind: str, node: Node) -> object:
-        if isinstance(node, Literal):
-            if kind == "string" and not isinstance(node.value, str):
-                raise self.error(node, f"expected string; found {self.text[node.pos:node.end]}")
-            return node.value
-        if isinstance(node, Nil):
-            if kind != "string":
-                return None
-            raise self.error(node, "cannot assign nil to string")
-        return self.check_type(node, kind, self.operand(dot, node))
+    def arg(self, dot: object, param: Param, node: Node) -> object:
+        """Go's evalArg: constants by the parameter's kind, other values by validateType."""
+        try:
+            if isinstance(node, Literal):
+                return param.literal(node.value, self.text[node.pos : node.end])
+            if isinstance(node, Nil):
+                return param.zero()
+        except ArgumentError as exc:
+            raise self.error(node, str(exc)) from None
+        return self.checked(node, param, self.operand(dot, node))
 
-    def check_type(self, node: Node, kind: str, value: object) -> object:
-        if kind == "string" and type(value) is not str:
-            if value is NO_VALUE:
-                raise self.error(node, "invalid value; expected string")
-            raise self.error(node, f"wrong type for value; expected string; got {type_name(value)}")
-        return None if value is NO_VALUE and kind == "any" else value
+    def checked(self, node: Node, param: Param, value: object) -> object:
+        try:
+            return param.validate(value)
+        except ArgumentError as exc:
+            raise self.error(node, str(exc)) from None
 
 
 # ---- public API ----
@@ -262,21 +294,25 @@ class Template:
         self._nodes = nodes
 
     def render(self, labels: Mapping[str, str], value: float,
-               external_labels: Mapping[str, str] = {}, external_url: str = "") -> str:
+               external_labels: Mapping[str, str] = {}, external_url: str = "", *,
+               now: datetime | None = None) -> str:
         """Render for one alert; raises TemplateError where Prometheus' execution fails.
 
         `labels` are the series' labels as the rule's query returned them (Prometheus does
-        not add alertname or the rule's own labels to `$labels`).
+        not add alertname or the rule's own labels to `$labels`). `now` is the evaluation
+        time, which the template function `now` returns; a naive `now` is taken as UTC.
         """
         data = AlertData(dict(labels), dict(external_labels), external_url, float(value))
-        run = _Exec(self.text, data)
+        run = _Exec(self.text, data, RenderInputs(external_url, now))
         run.walk(self._nodes, data)
         return "".join(run.out)
 
-    def check(self) -> tuple[TemplateError, ...]:
-        """What every render of this template would fail on though it parses, such as a
-        constant regexp Go rejects; `slawatch check` reports these with file and line."""
-        return template_problems(self.text, self._nodes)
+    def check(self, *, with_now: bool = False) -> tuple[TemplateError, ...]:
+        """What every render would fail on though the template parses: a constant regexp Go
+        rejects, or `now` where the caller renders without an evaluation time. `slawatch
+        check` reports these with file and line."""
+        provided = frozenset({"now"}) if with_now else frozenset()
+        return template_problems(self.text, self._nodes, provided)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -299,14 +335,15 @@ def parse(text: str) -> Template:
 
 
 def expand(text: str, labels: Mapping[str, str], value: float,
-           external_labels: Mapping[str, str] = {}, external_url: str = "") -> str:
+           external_labels: Mapping[str, str] = {}, external_url: str = "", *,
+           now: datetime | None = None) -> str:
     """Render like Prometheus' alerting rule: an error becomes the text, never an exception."""
     try:
         template = parse(text)
     except TemplateError as exc:
         return f"<error expanding template: error parsing template: {exc}>"
     try:
-        return template.render(labels, value, external_labels, external_url)
+        return template.render(labels, value, external_labels, external_url, now=now)
     except TemplateError as exc:
         return f"<error expanding template: error executing template: {exc}>"
     except Exception as exc:  # noqa: BLE001 - like Prometheus' recover(): never stop a tick

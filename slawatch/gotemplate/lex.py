@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum, auto
 
-from slawatch.gotemplate.values import go_quote
+from slawatch.gotemplate.printing import go_quote
 
 __all__ = ["TemplateError", "Tok", "Token", "lex"]
 

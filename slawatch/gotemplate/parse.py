@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from slawatch.gotemplate.lex import TemplateError as TemplateError  # re-exported
 from slawatch.gotemplate.lex import Tok, Token, lex
-from slawatch.gotemplate.values import go_quote
+from slawatch.gotemplate.printing import go_quote
 
 __all__ = [
     "HEADER_VARIABLES", "Action", "Break", "Chain", "Command", "Continue", "Control", "Dot",

@@ -28,7 +28,8 @@ from typing import Any
 
 import re2
 
-from slawatch.gotemplate.values import CallError, can_backquote, go_quote
+from slawatch.gotemplate.printing import can_backquote, go_quote
+from slawatch.gotemplate.values import CallError
 
 __all__ = ["PatternError", "Regexp", "compile_go", "match_string", "replace_all_string"]
 

@@ -22,6 +22,8 @@ PROBLEMS = [
     ('{{ match $labels.pattern "x" }}', [], "a pattern from a variable is only known at render time"),
     ('{{ match "^(a+)+$" $labels.x }}', [], "a valid pattern is no problem"),
     ('{{ printf "(" }}', [], "a string that is no pattern is not checked"),
+    ('{{ printf "%v" now }}', [(1, 16, 'function "now" needs the evaluation time')],
+     "now as an argument, where the caller passes no evaluation time"),
 ]
 
 
@@ -39,3 +41,7 @@ def test_a_checked_problem_still_renders_as_prometheus_renders_it() -> None:
     text = expand('{{ match "(" "x" }}', {}, 1.0)
     assert text.startswith("<error expanding template: error executing template: ")
     assert text.endswith("error calling match: error parsing regexp: missing closing ): `(`>")
+
+
+def test_check_accepts_now_when_the_caller_passes_the_evaluation_time() -> None:
+    assert parse("{{ (now | toTime).Year }}").check(with_now=True) == ()
