@@ -46,8 +46,10 @@ from slawatch.gotemplate.parse import (
 )
 from slawatch.gotemplate.printing import format_value
 from slawatch.gotemplate.values import (
+    NIL_INTERFACE,
     NO_VALUE,
     AlertData,
+    ArgsMap,
     CallError,
     GoStruct,
     Pointer,
@@ -158,6 +160,8 @@ class _Exec:
         value: object = _MISSING
         for cmd in pipe.cmds:
             value = self.command(dot, cmd, value)
+            if value is NIL_INTERFACE:  # Go digs into an interface{} value after each command
+                value = NO_VALUE
         for name in pipe.decl:
             if pipe.is_assign:
                 self.set_var(pipe, name, value)
@@ -216,6 +220,9 @@ class _Exec:
         if isinstance(target, Mapping):
             if has_args:
                 raise self.error(node, f"{name} is not a method but has arguments")
+            if isinstance(target, ArgsMap):  # map[string]interface{}: missing is a nil interface
+                found = target.get(name)
+                return NIL_INTERFACE if found is None else found
             return target.get(name, "")  # missingkey=zero: a missing label is ""
         if isinstance(target, GoStruct) and name in (f.name for f in fields(target)):  # type: ignore[arg-type]
             if has_args:

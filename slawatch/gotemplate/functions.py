@@ -4,8 +4,10 @@ The functions of Prometheus' template reference that slawatch runs, with the Go 
 types the evaluator converts arguments to, and the names it does not run yet. Where
 Prometheus releases differ, output and error texts are those of Prometheus 2.42 (the
 version slawatch is checked against; `title` is Go's strings.Title), and what later
-releases accept but 2.42 refused is accepted: the functions `toDuration` and `now`,
-a negative `parseDuration`, and a time.Duration wherever a number is taken.
+releases accept but 2.42 refused is accepted: the functions `toDuration`, `now` and
+`urlQueryEscape`, a negative `parseDuration`, and a time.Duration wherever a number is
+taken. `tmpl` exists only in console templates, so, as in Prometheus' alert templates, it
+is not defined here.
 
 `now`, `externalURL` and `pathPrefix` read the render's inputs instead of their
 arguments: the evaluation time is passed in by the caller, never read from the clock
@@ -14,10 +16,11 @@ here. Pure: no I/O, no clock.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from urllib.parse import unquote, urlparse
+from urllib.parse import quote_plus, unquote, urlparse
 
 from slawatch.gotemplate.go_builtins import BUILTINS
 from slawatch.gotemplate.gotime import duration_from_seconds, time_from_seconds
@@ -32,7 +35,7 @@ from slawatch.gotemplate.humanize import (
 from slawatch.gotemplate.params import Function
 from slawatch.gotemplate.printing import go_quote
 from slawatch.gotemplate.regexp import match_string, replace_all_string
-from slawatch.gotemplate.values import CallError, Pointer, SafeHTML
+from slawatch.gotemplate.values import ArgsMap, CallError, Pointer, SafeHTML
 
 __all__ = ["FUNCTIONS", "RenderInputs", "check_function"]
 
@@ -96,6 +99,31 @@ def _strip_port(host_port: str) -> str:
     return host_port if split is None else split[0]
 
 
+def _is_ip(host: str) -> bool:
+    """Go's net.ParseIP accepts it: dotted IPv4 without leading zeros, or IPv6 without a zone."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return "%" not in host
+
+
+def _strip_domain(host_port: str) -> str:
+    """The first label of a host name, port kept; IP addresses are left alone."""
+    host, port = _split_host_port(host_port) or (host_port, "")
+    if _is_ip(host):
+        return host_port
+    host = host.split(".")[0]
+    if not port:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # Go's net.JoinHostPort
+
+
+def _query_escape(text: str) -> str:
+    """Go's url.QueryEscape."""
+    return quote_plus(text, safe="")
+
+
 _DURATION = re.compile("".join(rf"(?:([0-9]+){u})?" for u in ("y", "w", "d", "h", "m", "s", "ms")))
 _DURATION_MS = (31_536_000_000, 604_800_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
 _MAX_DURATION_MS = (2**63 - 1) // 1_000_000
@@ -155,6 +183,7 @@ def _path_prefix(inputs: RenderInputs) -> str:
 
 _S, _ANY = ("string",), ("interface {}",)
 _PROMETHEUS: dict[str, Function] = {
+    "args": Function(lambda *a: ArgsMap((f"arg{i}", v) for i, v in enumerate(a)), _ANY, variadic=True),
     "humanize": Function(lambda v: humanize(to_float(v)), _ANY),
     "humanize1024": Function(lambda v: humanize1024(to_float(v)), _ANY),
     "humanizeDuration": Function(lambda v: humanize_duration(to_float(v)), _ANY),
@@ -167,8 +196,12 @@ _PROMETHEUS: dict[str, Function] = {
     "toUpper": Function(_to_upper, _S),
     "toLower": Function(_to_lower, _S),
     "stripPort": Function(_strip_port, _S),
+    "stripDomain": Function(_strip_domain, _S),
     "match": Function(match_string, ("string", "string")),
     "reReplaceAll": Function(replace_all_string, ("string", "string", "string")),
+    "graphLink": Function(lambda expr: f"/graph?g0.expr={_query_escape(expr)}&g0.tab=0", _S),
+    "tableLink": Function(lambda expr: f"/graph?g0.expr={_query_escape(expr)}&g0.tab=1", _S),
+    "urlQueryEscape": Function(_query_escape, _S),
     "parseDuration": Function(_parse_duration, _S),
     "safeHtml": Function(SafeHTML, _S),
     "externalURL": Function(lambda inputs: inputs.external_url, (), reads_inputs=True),
@@ -179,8 +212,7 @@ FUNCTIONS: dict[str, Function] = {**BUILTINS, **_PROMETHEUS}
 
 
 # Prometheus functions slawatch does not run yet.
-_UNSUPPORTED = frozenset({"query", "first", "label", "value", "strvalue", "args", "graphLink",
-                          "tableLink", "sortByLabel", "tmpl", "call", "slice"})
+_UNSUPPORTED = frozenset({"query", "first", "label", "value", "strvalue", "sortByLabel"})
 
 
 def check_function(name: str) -> str | None:

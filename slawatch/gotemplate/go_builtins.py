@@ -1,6 +1,6 @@
 """Go text/template's builtin functions, as Go 1.19 (Prometheus 2.42's Go) defines them.
 
-`and`, `or`, `not`, `len`, `index`, the comparisons, `print*`, `html`,
+`and`, `or`, `not`, `len`, `index`, `slice`, `call`, the comparisons, `print*`, `html`,
 `js` and `urlquery`, with Go's truth, comparison and indexing rules and error texts
 (`incompatible types for comparison`, `index out of range: 5`). Their parameters are
 reflect.Value (no conversion) or interface{}, as in Go. `and` and `or` short-circuit in the
@@ -15,7 +15,7 @@ from urllib.parse import quote_plus
 
 from slawatch.gotemplate.params import Function
 from slawatch.gotemplate.printing import format_value, sprint, sprintf
-from slawatch.gotemplate.values import NO_VALUE, CallError, Pointer, type_name
+from slawatch.gotemplate.values import NIL_INTERFACE, NO_VALUE, ArgsMap, CallError, Pointer, type_name
 
 __all__ = ["BUILTINS", "truth"]
 
@@ -105,10 +105,47 @@ def _index(item: object, *keys: object) -> object:
                 raise CallError("value is nil; should be of type string")
             if type(key) is not str:
                 raise CallError(f"value has type {type_name(key)}; should be string")
-            item = item.get(key, "")
+            missing = NIL_INTERFACE if isinstance(item, ArgsMap) else ""
+            item = item.get(key, missing)
+            item = NIL_INTERFACE if item is None and missing is NIL_INTERFACE else item
         else:
             raise CallError(f"can't index item of type {type_name(item)}")
     return item
+
+
+def _slice(item: object, *indexes: object) -> object:
+    """Go's slice builtin: item[i:j] (strings by bytes, like Go), item[i:j:k] for slices."""
+    if item is NO_VALUE or item is None:
+        raise CallError("slice of untyped nil")
+    if len(indexes) > 3:
+        raise CallError(f"too many slice indexes: {len(indexes)}")
+    if isinstance(item, str):
+        if len(indexes) == 3:
+            raise CallError("cannot 3-index slice a string")
+        data: bytes | list[object] = item.encode()
+    elif isinstance(item, list):
+        data = item
+    else:
+        raise CallError(f"can't slice item of type {type_name(item)}")
+    bounds = [0, len(data)]
+    for i, index in enumerate(indexes):
+        if i < 2:
+            bounds[i] = _position(index, len(data))
+        else:
+            _position(index, len(data))
+    if bounds[0] > bounds[1]:
+        raise CallError(f"invalid slice index: {bounds[0]} > {bounds[1]}")
+    if len(indexes) == 3 and bounds[1] > _position(indexes[2], len(data)):
+        raise CallError(f"invalid slice index: {bounds[1]} > {indexes[2]}")
+    part = data[bounds[0] : bounds[1]]
+    return part.decode("utf-8", "replace") if isinstance(part, bytes) else type(item)(part)
+
+
+def _call(fn: object, *args: object) -> object:
+    """Go's call builtin; an alert template holds no function values, so it always fails."""
+    if fn is NO_VALUE or fn is None:
+        raise CallError("call of nil")
+    raise CallError(f"non-function of type {type_name(fn)}")
 
 
 def _eval_args(args: tuple[object, ...]) -> str:
@@ -136,6 +173,8 @@ BUILTINS: dict[str, Function] = {
     "not": Function(lambda v: not truth(v), (_V,)),
     "len": Function(_length, (_V,)),
     "index": Function(_index, (_V, _V), variadic=True),
+    "slice": Function(_slice, (_V, _V), variadic=True),
+    "call": Function(_call, (_V, _V), variadic=True),
     "eq": Function(_eq, (_V, _V), variadic=True),
     "ne": Function(lambda a, b: not _eq(a, b), (_V, _V)),
     "lt": Function(_lt, (_V, _V)),

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slawatch.gotemplate.gotime import Duration, Time
-from slawatch.gotemplate.values import NO_VALUE, Pointer, type_name
+from slawatch.gotemplate.values import NIL_INTERFACE, NO_VALUE, Pointer, type_name
 
 __all__ = ["PARAMS", "ArgumentError", "Function", "Param"]
 
@@ -69,6 +69,10 @@ class Param:
             if self.nil is _NOT_NILABLE:
                 raise ArgumentError(f"invalid value; expected {self.name}")
             return self.zero()
+        if value is NIL_INTERFACE:
+            if self.kind in ("interface", "value"):
+                return None if self.kind == "interface" else NO_VALUE
+            raise ArgumentError(f"wrong type for value; expected {self.name}; got interface {{}}")
         if self.accepts(value):
             return value
         if isinstance(value, Pointer) and self.accepts(value.target):

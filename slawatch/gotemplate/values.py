@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import ClassVar
 
 __all__ = [
-    "NO_VALUE", "AlertData", "CallError", "GoStruct", "Pointer",
+    "NIL_INTERFACE", "NO_VALUE", "AlertData", "ArgsMap", "CallError", "GoStruct", "Pointer",
     "SafeHTML", "type_name",
 ]
 
@@ -40,6 +40,12 @@ class AlertData(GoStruct):
     Value: float
 
 
+class ArgsMap(dict):  # type: ignore[type-arg]
+    """What `args` returns: map[string]interface{}, whose missing keys are nil interfaces."""
+
+    GO_TYPE = "map[string]interface {}"
+
+
 @dataclass(frozen=True, slots=True)
 class Pointer:
     """A non-nil Go pointer such as *time.Time or *template.sample (Go's nil pointer is None).
@@ -61,7 +67,16 @@ class _NoValue:
     """Go's invalid reflect.Value, printed as `<no value>`."""
 
 
+class _NilInterface:
+    """A nil interface{} value, as a missing key of map[string]interface{} gives.
+
+    Passed on as an argument it is of type interface {}; a pipeline turns it into
+    NO_VALUE, as text/template digs into interface values after each command.
+    """
+
+
 NO_VALUE = _NoValue()
+NIL_INTERFACE = _NilInterface()
 
 
 class CallError(Exception):
@@ -76,6 +91,8 @@ def type_name(value: object) -> str:
     """The Go type of a template value, as fmt's %T and text/template's errors print it."""
     if value is None:
         return "<nil>"
+    if value is NIL_INTERFACE:
+        return "interface {}"
     if isinstance(value, Pointer):
         return "*" + type_name(value.target)
     go_type = getattr(type(value), "GO_TYPE", None)

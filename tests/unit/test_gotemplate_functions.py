@@ -1,7 +1,7 @@
 """Prometheus' template functions added for the full reference render as Prometheus renders them.
 
 Expected strings were read back from Prometheus 2.42 with the same template in an alert
-annotation, except for `toDuration`, `now` and a negative
+annotation, except for `toDuration`, `now`, `urlQueryEscape` and a negative
 `parseDuration`, which 2.42 lacks: those follow current Prometheus' own tests.
 """
 
@@ -22,6 +22,30 @@ def render(text: str, value: float = 1.0) -> str:
 
 
 RENDERS = [
+    ('{{ stripDomain "foo.example.com" }}|{{ stripDomain "foo.example.com:12345" }}|'
+     '{{ stripDomain "a.b.c:" }}|{{ stripDomain "01.2.3.4" }}', "foo|foo:12345|a|01",
+     "stripDomain keeps the first label of a host name and its port"),
+    ('{{ stripDomain "192.0.2.1" }}|{{ stripDomain "192.0.2.1:12345" }}|{{ stripDomain "2001:0DB8::1" }}|'
+     '{{ stripDomain "[2001:0DB8::1]:12345" }}|{{ stripDomain "[::1]" }}',
+     "192.0.2.1|192.0.2.1:12345|2001:0DB8::1|[2001:0DB8::1]:12345|[::1]",
+     "stripDomain leaves IP addresses alone"),
+    ('{{ stripDomain "[2001:0DB8::1]::12345" }}|{{ stripDomain "[fe80::1%eth0]:80" }}',
+     "[2001:0DB8::1]::12345|[fe80::1%eth0]:80", "stripDomain returns what cannot be split as it is"),
+    ("{{ $labels.instance | stripDomain }}", "web-1:9100", "stripDomain on a label"),
+    ('{{ graphLink "rate(http_requests_total{code=~\\"5..\\"}[5m]) > 0.1" }}',
+     "/graph?g0.expr=rate%28http_requests_total%7Bcode%3D~%225..%22%7D%5B5m%5D%29+%3E+0.1&g0.tab=0",
+     "graphLink query-escapes the expression into a graph link"),
+    ('{{ tableLink "up == 0" }}|{{ graphLink "é/~_.-" }}',
+     "/graph?g0.expr=up+%3D%3D+0&g0.tab=1|/graph?g0.expr=%C3%A9%2F~_.-&g0.tab=0",
+     "tableLink links the table tab; unreserved characters stay"),
+    ('{{ urlQueryEscape "a b/c?d=é&~" }}', "a+b%2Fc%3Fd%3D%C3%A9%26~", "urlQueryEscape is Go's url.QueryEscape"),
+    ('{{ args 1 "a" nil 2.5 true }}|{{ (args 1 "a").arg1 }}|{{ len (args 1 2 3) }}|{{ args }}',
+     "map[arg0:1 arg1:a arg2:<nil> arg3:2.5 arg4:true]|a|3|map[]", "args maps its arguments to arg0, arg1, ..."),
+    ('[{{ (args 1).nope }}]|{{ index (args "q") "arg0" }}|{{ printf "%T %v" (args 1).arg0 (args 1).nope }}',
+     "[<no value>]|q|int <nil>", "a missing key of args is a nil interface"),
+    ('{{ range $k, $v := args 1 "x" }}{{ $k }}={{ $v }};{{ end }}|{{ printf "%T %#v %+v" (args) (args 2) (args "x") }}',
+     'arg0=1;arg1=x;|map[string]interface {} map[string]interface {}{"arg0":2} map[arg0:x]',
+     "args ranges in key order and prints as map[string]interface {}"),
     ('{{ parseDuration "1h2m10ms" }}|{{ parseDuration "-1h2m10ms" }}|{{ parseDuration "-0" }}|'
      '{{ parseDuration "1y2w3d" }}', "3720.01|-3720.01|0|3.30048e+07", "parseDuration, negative as in current Prometheus"),
     ("{{ toTime 1435065584.128 }}|{{ toTime \"1435065584.128\" }}|{{ toTime 0 }}|{{ toTime -1.5 }}",
@@ -40,6 +64,8 @@ RENDERS = [
      "thirty minutes before the evaluation, as in Prometheus' own tests"),
     ("{{ humanizeDuration ((toTime 5).Sub (toTime 1.5)) }}|{{ humanize ((toTime 1).Sub (toTime 0)) }}",
      "3.5s|1", "a time.Duration counts as its seconds where a number is taken"),
+    ('{{ slice "héllo" 0 1 }}|{{ slice "abc" 1 }}|{{ slice "abc" }}|{{ slice "abcd" 1 3 }}', "h|bc|abc|bc",
+     "slice cuts strings by byte like Go"),
     ("{{ pathPrefix }}|{{ externalURL }}", "/p x|http://prom.example/p%20x",
      "pathPrefix is the external URL's decoded path"),
 ]
@@ -51,8 +77,16 @@ def test_renders_like_prometheus(text: str, expected: str) -> None:
 
 
 ERRORS = [
+    ('{{ slice "abc" 2 1 }}', "error calling slice: invalid slice index: 2 > 1", "slice bounds out of order"),
+    ('{{ slice "abc" 4 }}', "error calling slice: index out of range: 4", "slice past the end"),
+    ('{{ slice "abc" "x" }}', "error calling slice: cannot index slice/array with type string", "slice by a string"),
+    ('{{ slice "abc" 1 2 3 }}', "error calling slice: cannot 3-index slice a string", "3-index slice of a string"),
+    ("{{ slice nil }}", "error calling slice: slice of untyped nil", "slice of nil"),
+    ("{{ slice 1 }}", "error calling slice: can't slice item of type int", "slice of an int"),
     ('{{ index "abc" 3 }}', "error calling index: reflect: string index out of range", "index just past a string"),
     ("{{ index nil 1 }}", "error calling index: index of untyped nil", "index of nil"),
+    ("{{ call 1 }}", "error calling call: non-function of type int", "call of a non-function"),
+    ("{{ call nil }}", "error calling call: call of nil", "call of nil"),
     ('{{ toTime "x" }}', 'error calling toTime: strconv.ParseFloat: parsing "x": invalid syntax', "toTime of text"),
     ("{{ toTime true }}", "error calling toTime: can't convert bool to float", "toTime of a bool"),
     ('{{ toTime "nan" }}', "error calling toTime: value is NaN or Inf", "toTime of NaN"),
@@ -63,6 +97,9 @@ ERRORS = [
      "a *time.Duration is no number"),
     ('{{ parseDuration "300y" }}', "error calling parseDuration: duration out of range", "a duration past int64"),
     ('{{ parseDuration "-" }}', "error calling parseDuration: empty duration string", "a bare minus"),
+    ("{{ title (args 1).nope }}", "wrong type for value; expected string; got interface {}",
+     "a missing args key passed as a string"),
+    ('{{ title (index (args 1) "x") }}', "invalid value; expected string", "a missing args key through a pipeline"),
     ("{{ now 1 }}", "wrong number of args for now: want 0 got 1", "now takes no argument"),
 ]
 
@@ -86,8 +123,8 @@ def test_a_naive_evaluation_time_is_utc() -> None:
     assert parse("{{ now }}").render({}, 1.0, now=naive) == "1.353755652999e+09"
 
 
-@pytest.mark.parametrize("name", ["urlUnescape", "safeUrl"])
+@pytest.mark.parametrize("name", ["tmpl", "urlUnescape", "safeUrl"])
 def test_names_prometheus_alert_templates_lack_are_not_defined(name: str) -> None:
-    """No Prometheus release has these."""
+    """tmpl exists only in console templates; the others are in no Prometheus release."""
     with pytest.raises(TemplateError, match=f'function "{name}" not defined'):
         parse(f"{{{{ {name} . }}}}")

@@ -314,6 +314,7 @@ def test_execution_error_points_at_the_failing_command() -> None:
 PARSE_ERRORS = [
     ("{{ foo }}", 1, 4, 'function "foo" not defined', "unknown function"),
     ("a\n  {{ nope 1 }}", 2, 6, 'function "nope" not defined', "position on a later line"),
+    ('{{ tmpl "x" . }}', 1, 4, 'function "tmpl" not defined', "tmpl exists only in console templates"),
     ('{{ query "up" }}', 1, 4, 'function "query" is not supported by slawatch', "query"),
     ("{{ $labels | sortByLabel }}", 1, 14, "is not supported by slawatch", "sortByLabel"),
     ('{{ template "x" }}', 1, 4, "{{template}} is not supported", "template action"),
