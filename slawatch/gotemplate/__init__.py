@@ -17,5 +17,6 @@ Pure: no I/O, no logging, no clock.
 """
 
 from slawatch.gotemplate.execute import SUPPORTED_FUNCTIONS, Template, TemplateError, expand, parse
+from slawatch.gotemplate.functions import QueryFunc, QuerySample
 
-__all__ = ["SUPPORTED_FUNCTIONS", "Template", "TemplateError", "expand", "parse"]
+__all__ = ["SUPPORTED_FUNCTIONS", "QueryFunc", "QuerySample", "Template", "TemplateError", "expand", "parse"]

@@ -2,8 +2,10 @@
 
 Go's text/template only parses at load time, so Prometheus reports a bad regexp constant
 when an alert first renders, as `<error expanding template: ...>` in the notification.
-The same holds for `now` where the caller renders without an evaluation time. `slawatch check` reports these with file and line instead. These checks never change how a template renders: rendering
-still fails at execution, word for word as in Prometheus. Pure: no I/O, no clock.
+The same holds for `query` and `now` where the caller renders without a query function
+or an evaluation time. `slawatch check` reports these with file and line instead. The
+checks never change how a template renders: rendering still fails at execution, word for
+word as in Prometheus. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ __all__ = ["PATTERN_FUNCTIONS", "RENDER_INPUTS", "template_problems"]
 # Functions whose first argument is a Go regexp.
 PATTERN_FUNCTIONS = frozenset({"match", "reReplaceAll"})
 # Functions that read an input of the render rather than their arguments, and that input.
-RENDER_INPUTS = {"now": "the evaluation time"}
+RENDER_INPUTS = {"query": "a query function", "now": "the evaluation time"}
 
 
 def _pipe_commands(pipe: Pipe) -> Iterator[Command]:
@@ -53,7 +55,7 @@ def _commands(nodes: tuple[Node, ...]) -> Iterator[Command]:
 def template_problems(text: str, nodes: tuple[Node, ...],
                       provided: frozenset[str] = frozenset()) -> tuple[TemplateError, ...]:
     """Failures certain at render time, each at its place in `text`; `provided` names the
-    render inputs (`now`) the caller passes when it renders."""
+    render inputs (`query`, `now`) the caller passes when it renders."""
     problems: list[TemplateError] = []
     for cmd in _commands(nodes):
         head = cmd.args[0]

@@ -9,8 +9,9 @@ is in `slawatch.gotemplate.parse`, Go's printing rules in `slawatch.gotemplate.p
 regexps in `slawatch.gotemplate.regexp` and the function map in
 `slawatch.gotemplate.functions`; this module holds the evaluator and the public API.
 
-What Prometheus takes from its rule evaluation, the evaluation time, a render takes as
-an argument; without it `now` fails like any function error. Pure: no I/O, no logging, no clock.
+What Prometheus takes from its rule evaluation, a query function and the evaluation
+time, a render takes as arguments; without them `query` and `now` fail like any
+function error. Pure: no I/O, no logging, no clock.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from datetime import datetime
 from typing import Any
 
 from slawatch.gotemplate.check import template_problems
-from slawatch.gotemplate.functions import FUNCTIONS, RenderInputs, check_function
+from slawatch.gotemplate.functions import FUNCTIONS, QueryFunc, RenderInputs, check_function
 from slawatch.gotemplate.go_builtins import truth
 from slawatch.gotemplate.gotime import METHODS
 from slawatch.gotemplate.params import PARAMS, ArgumentError, Function, Param
@@ -302,23 +303,24 @@ class Template:
 
     def render(self, labels: Mapping[str, str], value: float,
                external_labels: Mapping[str, str] = {}, external_url: str = "", *,
-               now: datetime | None = None) -> str:
+               query: QueryFunc | None = None, now: datetime | None = None) -> str:
         """Render for one alert; raises TemplateError where Prometheus' execution fails.
 
         `labels` are the series' labels as the rule's query returned them (Prometheus does
-        not add alertname or the rule's own labels to `$labels`). `now` is the evaluation
-        time, which the template function `now` returns; a naive `now` is taken as UTC.
+        not add alertname or the rule's own labels to `$labels`). `query` runs PromQL at
+        the evaluation time `now`, which is what the template function `now` returns; a
+        naive `now` is taken as UTC.
         """
         data = AlertData(dict(labels), dict(external_labels), external_url, float(value))
-        run = _Exec(self.text, data, RenderInputs(external_url, now))
+        run = _Exec(self.text, data, RenderInputs(external_url, query, now))
         run.walk(self._nodes, data)
         return "".join(run.out)
 
-    def check(self, *, with_now: bool = False) -> tuple[TemplateError, ...]:
+    def check(self, *, with_query: bool = False, with_now: bool = False) -> tuple[TemplateError, ...]:
         """What every render would fail on though the template parses: a constant regexp Go
-        rejects, or `now` where the caller renders without an evaluation time. `slawatch
-        check` reports these with file and line."""
-        provided = frozenset({"now"}) if with_now else frozenset()
+        rejects, or `query` / `now` where the caller renders without a query function /
+        evaluation time. `slawatch check` reports these with file and line."""
+        provided = frozenset(name for name, given in (("query", with_query), ("now", with_now)) if given)
         return template_problems(self.text, self._nodes, provided)
 
 
@@ -343,14 +345,14 @@ def parse(text: str) -> Template:
 
 def expand(text: str, labels: Mapping[str, str], value: float,
            external_labels: Mapping[str, str] = {}, external_url: str = "", *,
-           now: datetime | None = None) -> str:
+           query: QueryFunc | None = None, now: datetime | None = None) -> str:
     """Render like Prometheus' alerting rule: an error becomes the text, never an exception."""
     try:
         template = parse(text)
     except TemplateError as exc:
         return f"<error expanding template: error parsing template: {exc}>"
     try:
-        return template.render(labels, value, external_labels, external_url, now=now)
+        return template.render(labels, value, external_labels, external_url, query=query, now=now)
     except TemplateError as exc:
         return f"<error expanding template: error executing template: {exc}>"
     except Exception as exc:  # noqa: BLE001 - like Prometheus' recover(): never stop a tick

@@ -1,25 +1,26 @@
 """The function map of alert templates: Prometheus' functions next to Go's builtins.
 
-The functions of Prometheus' template reference that slawatch runs, with the Go parameter
-types the evaluator converts arguments to, and the names it does not run yet. Where
-Prometheus releases differ, output and error texts are those of Prometheus 2.42 (the
-version slawatch is checked against; `title` is Go's strings.Title), and what later
-releases accept but 2.42 refused is accepted: the functions `toDuration`, `now` and
-`urlQueryEscape`, a negative `parseDuration`, and a time.Duration wherever a number is
-taken. `tmpl` exists only in console templates, so, as in Prometheus' alert templates, it
-is not defined here.
+Every function of Prometheus' template reference that an alert template can call, with
+the Go parameter types the evaluator converts arguments to. Where Prometheus releases
+differ, output and error texts are those of Prometheus 2.42 (the version slawatch is
+checked against; `title` is Go's strings.Title), and what later releases accept but 2.42
+refused is accepted: the functions `toDuration`, `now` and `urlQueryEscape`, a negative
+`parseDuration`, and a time.Duration wherever a number is taken. `tmpl` exists only in
+console templates, so, as in Prometheus' alert templates, it is not defined.
 
-`now`, `externalURL` and `pathPrefix` read the render's inputs instead of their
-arguments: the evaluation time is passed in by the caller, never read from the clock
-here. Pure: no I/O, no clock.
+`query`, `now`, `externalURL` and `pathPrefix` read the render's inputs instead of their
+arguments: the query function and the evaluation time are passed in by the caller, never
+fetched or read from the clock here. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import re
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from typing import Protocol
 from urllib.parse import quote_plus, unquote, urlparse
 
 from slawatch.gotemplate.go_builtins import BUILTINS
@@ -35,9 +36,24 @@ from slawatch.gotemplate.humanize import (
 from slawatch.gotemplate.params import Function
 from slawatch.gotemplate.printing import go_quote
 from slawatch.gotemplate.regexp import match_string, replace_all_string
-from slawatch.gotemplate.values import ArgsMap, CallError, Pointer, SafeHTML
+from slawatch.gotemplate.values import ArgsMap, CallError, Pointer, QueryResult, SafeHTML, Sample
 
-__all__ = ["FUNCTIONS", "RenderInputs", "check_function"]
+__all__ = ["FUNCTIONS", "QueryFunc", "QuerySample", "RenderInputs", "check_function"]
+
+
+class QuerySample(Protocol):
+    """One series of an instant vector; `labels` include `__name__`, as Prometheus' do."""
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def value(self) -> float: ...
+
+
+# Runs PromQL at the evaluation time and returns the instant vector (a scalar result as one
+# sample without labels, as Prometheus' rule query function does); raises on failure.
+QueryFunc = Callable[[str], Sequence[QuerySample]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +61,7 @@ class RenderInputs:
     """What a render supplies besides the alert data, for the functions that read it."""
 
     external_url: str = ""
+    query: QueryFunc | None = None
     now: datetime | None = None
 
 
@@ -155,6 +172,37 @@ def _parse_duration(text: str) -> float:
     return (-ms if negative else ms) / 1000
 
 
+# ---- query results ----
+
+
+def _query(inputs: RenderInputs, expr: str) -> QueryResult:
+    if inputs.query is None:
+        raise CallError("slawatch renders this template without a query function")
+    try:
+        samples = inputs.query(expr)
+    except Exception as exc:  # noqa: BLE001 - the query function's failure is query's error
+        raise CallError(str(exc)) from None
+    return QueryResult(Pointer(Sample(dict(s.labels), float(s.value))) for s in samples)
+
+
+def _first(result: QueryResult) -> object:
+    if not result:
+        raise CallError("first() called on vector with no elements")
+    return result[0]
+
+
+def _sample(sample: Pointer | None) -> Sample:
+    if sample is None:  # Go dereferences the nil pointer and recovers the panic
+        raise CallError("runtime error: invalid memory address or nil pointer dereference")
+    return sample.target  # type: ignore[return-value]
+
+
+def _sort_by_label(label: str, result: QueryResult) -> QueryResult:
+    """Stable, in place, like Go's sort.Stable on the result's slice."""
+    result.sort(key=lambda s: _sample(s).Labels.get(label, ""))
+    return result
+
+
 # ---- times, and the render's inputs ----
 
 _UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -181,8 +229,14 @@ def _path_prefix(inputs: RenderInputs) -> str:
     return unquote(urlparse(inputs.external_url).path)
 
 
-_S, _ANY = ("string",), ("interface {}",)
+_S, _ANY, _SAMPLE, _RESULT = ("string",), ("interface {}",), "*template.sample", "template.queryResult"
 _PROMETHEUS: dict[str, Function] = {
+    "query": Function(_query, _S, reads_inputs=True),
+    "first": Function(_first, (_RESULT,)),
+    "label": Function(lambda label, s: _sample(s).Labels.get(label, ""), ("string", _SAMPLE)),
+    "value": Function(lambda s: _sample(s).Value, (_SAMPLE,)),
+    "strvalue": Function(lambda s: _sample(s).Labels.get("__value__", ""), (_SAMPLE,)),
+    "sortByLabel": Function(_sort_by_label, ("string", _RESULT)),
     "args": Function(lambda *a: ArgsMap((f"arg{i}", v) for i, v in enumerate(a)), _ANY, variadic=True),
     "humanize": Function(lambda v: humanize(to_float(v)), _ANY),
     "humanize1024": Function(lambda v: humanize1024(to_float(v)), _ANY),
@@ -211,14 +265,6 @@ _PROMETHEUS: dict[str, Function] = {
 FUNCTIONS: dict[str, Function] = {**BUILTINS, **_PROMETHEUS}
 
 
-# Prometheus functions slawatch does not run yet.
-_UNSUPPORTED = frozenset({"query", "first", "label", "value", "strvalue", "sortByLabel"})
-
-
 def check_function(name: str) -> str | None:
     """The parse error for calling `name`, or None if the function exists."""
-    if name in FUNCTIONS:
-        return None
-    if name in _UNSUPPORTED:
-        return f'function "{name}" is not supported by slawatch'
-    return f'function "{name}" not defined'
+    return None if name in FUNCTIONS else f'function "{name}" not defined'

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slawatch.gotemplate.gotime import Duration, Time
-from slawatch.gotemplate.values import NIL_INTERFACE, NO_VALUE, Pointer, type_name
+from slawatch.gotemplate.values import NIL_INTERFACE, NO_VALUE, Pointer, QueryResult, Sample, type_name
 
 __all__ = ["PARAMS", "ArgumentError", "Function", "Param"]
 
@@ -38,7 +38,7 @@ class Param:
     """One Go parameter type: its name in errors, its kind, and which values it accepts."""
 
     name: str
-    kind: str  # "string", "int", "interface", "value" (reflect.Value), "struct"
+    kind: str  # "string", "int", "interface", "value" (reflect.Value), "struct", "slice", "pointer"
     accepts: Callable[[object], bool]
     nil: Callable[[], object] | object = _NOT_NILABLE  # what nil becomes; absent if Go refuses nil
 
@@ -91,6 +91,10 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
     Param("reflect.Value", "value", lambda value: True, NO_VALUE),
     Param("time.Duration", "int", _exactly(Duration)),
     Param("time.Time", "struct", _exactly(Time)),
+    Param("template.queryResult", "slice", lambda value: isinstance(value, QueryResult), QueryResult),
+    Param("*template.sample", "pointer",
+          lambda value: value is None or (isinstance(value, Pointer) and isinstance(value.target, Sample)),
+          None),
 )}
 
 
@@ -98,7 +102,7 @@ PARAMS: dict[str, Param] = {p.name: p for p in (
 class Function:
     """A template function: implementation and Go parameter types (the last repeats if
     `variadic`). With `reads_inputs` the implementation's first argument is the render's
-    inputs (external URL, evaluation time) rather than a template argument."""
+    inputs (external URL, query function, evaluation time) rather than a template argument."""
 
     impl: Callable[..., object]
     params: tuple[str, ...]

@@ -17,7 +17,7 @@ from typing import ClassVar
 
 __all__ = [
     "NIL_INTERFACE", "NO_VALUE", "AlertData", "ArgsMap", "CallError", "GoStruct", "Pointer",
-    "SafeHTML", "type_name",
+    "QueryResult", "SafeHTML", "Sample", "type_name",
 ]
 
 
@@ -38,6 +38,24 @@ class AlertData(GoStruct):
     ExternalLabels: Mapping[str, str]
     ExternalURL: str
     Value: float
+
+
+@dataclass(frozen=True, slots=True)
+class Sample(GoStruct):
+    """One series of a query result: Prometheus' template `sample` (labels include __name__)."""
+
+    GO_TYPE: ClassVar[str] = "template.sample"
+    Labels: Mapping[str, str]
+    Value: float
+
+
+class QueryResult(list):  # type: ignore[type-arg]
+    """What `query` returns: template.queryResult, a slice of *sample (Pointer to Sample).
+
+    A list, not a tuple: `sortByLabel` sorts it in place, as Go sorts the slice.
+    """
+
+    GO_TYPE = "template.queryResult"
 
 
 class ArgsMap(dict):  # type: ignore[type-arg]

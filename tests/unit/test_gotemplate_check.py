@@ -22,6 +22,8 @@ PROBLEMS = [
     ('{{ match $labels.pattern "x" }}', [], "a pattern from a variable is only known at render time"),
     ('{{ match "^(a+)+$" $labels.x }}', [], "a valid pattern is no problem"),
     ('{{ printf "(" }}', [], "a string that is no pattern is not checked"),
+    ('{{ with query "up" }}{{ . | first | value }}{{ end }}',
+     [(1, 9, 'function "query" needs a query function')], "query where the caller passes no query function"),
     ('{{ printf "%v" now }}', [(1, 16, 'function "now" needs the evaluation time')],
      "now as an argument, where the caller passes no evaluation time"),
 ]
@@ -43,5 +45,7 @@ def test_a_checked_problem_still_renders_as_prometheus_renders_it() -> None:
     assert text.endswith("error calling match: error parsing regexp: missing closing ): `(`>")
 
 
-def test_check_accepts_now_when_the_caller_passes_the_evaluation_time() -> None:
-    assert parse("{{ (now | toTime).Year }}").check(with_now=True) == ()
+def test_check_accepts_query_and_now_when_the_caller_passes_them() -> None:
+    template = parse('{{ query "up" | first | value }} {{ (now | toTime).Year }}')
+    assert template.check(with_query=True, with_now=True) == ()
+    assert [p.column for p in template.check(with_query=True)] == [38]

@@ -11,7 +11,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from slawatch.gotemplate import TemplateError, parse
+from slawatch.gotemplate import SUPPORTED_FUNCTIONS, TemplateError, parse
 
 NOW = datetime.fromtimestamp(1353755652, timezone.utc)  # the evaluation time in Prometheus' tests
 
@@ -128,3 +128,15 @@ def test_names_prometheus_alert_templates_lack_are_not_defined(name: str) -> Non
     """tmpl exists only in console templates; the others are in no Prometheus release."""
     with pytest.raises(TemplateError, match=f'function "{name}" not defined'):
         parse(f"{{{{ {name} . }}}}")
+
+
+def test_every_function_of_prometheus_template_reference_is_defined() -> None:
+    reference = {
+        "query", "first", "label", "value", "sortByLabel", "strvalue", "humanize", "humanize1024",
+        "humanizeDuration", "humanizePercentage", "humanizeTimestamp", "toTime", "toDuration", "now",
+        "title", "toUpper", "toLower", "stripPort", "match", "reReplaceAll", "graphLink", "tableLink",
+        "parseDuration", "stripDomain", "urlQueryEscape", "args", "safeHtml", "externalURL", "pathPrefix",
+    }
+    go_builtins = {"and", "or", "not", "len", "index", "slice", "call", "eq", "ne", "lt", "le", "gt", "ge",
+                   "print", "printf", "println", "html", "js", "urlquery"}
+    assert SUPPORTED_FUNCTIONS == reference | go_builtins
