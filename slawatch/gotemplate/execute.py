@@ -5,19 +5,28 @@ header that defines `$labels`, `$externalLabels`, `$externalURL` and `$value`. U
 these strings in Slack and tickets next to Prometheus' own, so the text must be
 identical: values print with Go's fmt rules, maps in sorted key order, and a missing
 label renders as an empty string (Prometheus executes with `missingkey=zero`). Parsing
-is in `slawatch.gotemplate_parse`, Go's printing rules in `slawatch.gofmt`, regexps in
-`slawatch.goregexp` and the function map in `slawatch.template_functions`; this module
-holds the evaluator and the public API. Pure: no I/O, no logging, no clock.
+is in `slawatch.gotemplate.parse`, Go's printing rules in `slawatch.gotemplate.printing`,
+regexps in `slawatch.gotemplate.regexp` and the function map in
+`slawatch.gotemplate.functions`; this module holds the evaluator and the public API.
+
+What Prometheus takes from its rule evaluation, a query function and the evaluation
+time, a render takes as arguments; without them `query` and `now` fail like any
+function error. Pure: no I/O, no logging, no clock.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import datetime
 from typing import Any
-from urllib.parse import urlparse
 
-from slawatch.gotemplate.functions import _FUNCTIONS, _check_function, _truth
+from slawatch.gotemplate.check import template_problems
+from slawatch.gotemplate.functions import FUNCTIONS, QueryFunc, RenderInputs, check_function
+from slawatch.gotemplate.go_builtins import truth
+from slawatch.gotemplate.gotime import METHODS
+from slawatch.gotemplate.params import PARAMS, ArgumentError, Function, Param
 from slawatch.gotemplate.parse import (
     Action,
     Break,
@@ -36,13 +45,23 @@ from slawatch.gotemplate.parse import (
     Variable,
     parse_nodes,
 )
-from slawatch.gotemplate.regexp import _RegexSyntax, _RegexUnsupported, _translate_regex
-from slawatch.gotemplate.values import _NO_VALUE, _AlertData, _CallError, _format_value, _type_name
+from slawatch.gotemplate.printing import format_value
+from slawatch.gotemplate.values import (
+    NIL_INTERFACE,
+    NO_VALUE,
+    AlertData,
+    ArgsMap,
+    CallError,
+    GoStruct,
+    Pointer,
+    type_name,
+)
 
 __all__ = ["SUPPORTED_FUNCTIONS", "Template", "TemplateError", "expand", "parse"]
 
-SUPPORTED_FUNCTIONS = frozenset(_FUNCTIONS)
+SUPPORTED_FUNCTIONS = frozenset(FUNCTIONS)
 _MISSING = object()  # "no final value piped into this command"
+_VALUE = PARAMS["reflect.Value"]
 
 
 class _Break(Exception):
@@ -53,45 +72,15 @@ class _Continue(Exception):
     pass
 
 
-def _pipe_commands(pipe: Pipe) -> Iterator[Command]:
-    for cmd in pipe.cmds:
-        yield cmd
-        for arg in cmd.args:
-            if isinstance(arg, (Pipe, Chain)):
-                yield from _pipe_commands(arg if isinstance(arg, Pipe) else arg.node)
-
-
-def _commands(nodes: tuple[Node, ...]) -> Iterator[Command]:
-    for node in nodes:
-        if isinstance(node, (Action, Control)):
-            yield from _pipe_commands(node.pipe)
-        if isinstance(node, Control):
-            yield from _commands(node.body + node.orelse)
-
-
-def _check_regexps(text: str, nodes: tuple[Node, ...]) -> None:
-    """Reject literal patterns slawatch cannot run, so `check` reports them, not a tick."""
-    for cmd in _commands(nodes):
-        name, pattern = cmd.args[0], cmd.args[1:2]
-        if (isinstance(name, Identifier) and name.name in ("match", "reReplaceAll") and pattern
-                and isinstance(pattern[0], Literal) and isinstance(pattern[0].value, str)):
-            try:
-                _translate_regex(pattern[0].value)
-            except _RegexUnsupported as exc:
-                raise TemplateError.at(text, pattern[0].pos, str(exc)) from None
-            except _RegexSyntax:
-                pass  # invalid RE2: Prometheus fails at execution too
-
-
 # ---- evaluation ----
 
 
 class _Exec:
     """One rendering: the variable stack, the output and Go's evaluation rules."""
 
-    def __init__(self, text: str, data: _AlertData) -> None:
+    def __init__(self, text: str, data: AlertData, inputs: RenderInputs) -> None:
         self.text = text
-        self.data = data
+        self.inputs = inputs
         self.out: list[str] = []
         self.vars: list[list[Any]] = [
             ["$", data], ["$labels", data.Labels], ["$externalLabels", data.ExternalLabels],
@@ -109,7 +98,7 @@ class _Exec:
             elif isinstance(node, Action):
                 value = self.pipe(dot, node.pipe)
                 if not node.pipe.decl:
-                    self.out.append(_format_value(value, top_level=True))
+                    self.out.append(format_value(value, top_level=True))
             elif isinstance(node, Control):
                 self.control(node, dot)
             else:
@@ -121,7 +110,7 @@ class _Exec:
             value = self.pipe(dot, node.pipe)
             if node.kind == "range":
                 self.range(node, dot, value)
-            elif _truth(value):
+            elif truth(value):
                 self.walk(node.body, value if node.kind == "with" else dot)
             else:
                 self.walk(node.orelse, dot)
@@ -129,14 +118,15 @@ class _Exec:
             del self.vars[mark:]
 
     def range(self, node: Control, dot: object, value: object) -> None:
+        value = value.target if isinstance(value, Pointer) else value
         if isinstance(value, Mapping):
             items: list[tuple[object, object]] = [(k, value[k]) for k in sorted(value)]
         elif isinstance(value, (list, tuple)):
             items = list(enumerate(value))
-        elif value is None or value is _NO_VALUE:
+        elif value is None or value is NO_VALUE:
             items = []
         else:
-            raise self.error(node.pipe, f"range can't iterate over {_format_value(value)}")
+            raise self.error(node.pipe, f"range can't iterate over {format_value(value)}")
         if not items:
             self.walk(node.orelse, dot)
         decl, mark = node.pipe.decl, len(self.vars)
@@ -171,6 +161,8 @@ class _Exec:
         value: object = _MISSING
         for cmd in pipe.cmds:
             value = self.command(dot, cmd, value)
+            if value is NIL_INTERFACE:  # Go digs into an interface{} value after each command
+                value = NO_VALUE
         for name in pipe.decl:
             if pipe.is_assign:
                 self.set_var(pipe, name, value)
@@ -181,13 +173,13 @@ class _Exec:
     def command(self, dot: object, cmd: Command, final: object) -> object:
         first = cmd.args[0]
         if isinstance(first, Field):
-            return self.fields(dot, first, first.names, cmd.args, final)
+            return self.fields(dot, dot, first, cmd.args, final)
         if isinstance(first, Chain):
-            return self.fields(self.pipe(dot, first.node), first, first.names, cmd.args, final)
+            return self.fields(dot, self.pipe(dot, first.node), first, cmd.args, final)
         if isinstance(first, Identifier):
             return self.call(dot, cmd, first, cmd.args[1:], final)
         if isinstance(first, Variable) and first.names:
-            return self.fields(self.variable(first), first, first.names, cmd.args, final)
+            return self.fields(dot, self.variable(first), first, cmd.args, final)
         if len(cmd.args) > 1 or final is not _MISSING:
             source = self.text[first.pos : first.end]
             raise self.error(first, f"can't give argument to non-function {source}")
@@ -206,78 +198,97 @@ class _Exec:
             return self.pipe(dot, node)
         return self.command(dot, Command(node.pos, node.end, (node,)), _MISSING)
 
-    def fields(self, receiver: object, node: Node, names: tuple[str, ...],
+    def fields(self, dot: object, receiver: object, node: Field | Chain | Variable,
                args: tuple[Node, ...], final: object) -> object:
-        for i, name in enumerate(names):
-            has_args = i == len(names) - 1 and (len(args) > 1 or final is not _MISSING)
-            receiver = self.field(node, receiver, name, has_args)
+        """A chain `.a.b.c`; only the last name gets the command's arguments."""
+        for i, name in enumerate(node.names):
+            last = i == len(node.names) - 1
+            receiver = self.field(dot, node, receiver, name, args if last else (), final if last else _MISSING)
         return receiver
 
-    def field(self, node: Node, receiver: object, name: str, has_args: bool) -> object:
-        if receiver is None or receiver is _NO_VALUE:
-            return _NO_VALUE
-        if isinstance(receiver, Mapping):
+    def field(self, dot: object, node: Node, receiver: object, name: str,
+              args: tuple[Node, ...], final: object) -> object:
+        """Go's evalField: a method of the value, else a struct field or a map key."""
+        if receiver is None or receiver is NO_VALUE:
+            return NO_VALUE
+        target = receiver.target if isinstance(receiver, Pointer) else receiver
+        method = METHODS.get(type(target), {}).get(name)
+        if method is not None:
+            impl, params = method
+            bound = Function(lambda *argv: impl(target, *argv), params)
+            return self.invoke(dot, node, name, bound, args[1:], final)
+        has_args = len(args) > 1 or final is not _MISSING
+        if isinstance(target, Mapping):
             if has_args:
                 raise self.error(node, f"{name} is not a method but has arguments")
-            return receiver.get(name, "")  # missingkey=zero: a missing label is ""
-        if isinstance(receiver, _AlertData) and name in _AlertData.__slots__:
+            if isinstance(target, ArgsMap):  # map[string]interface{}: missing is a nil interface
+                found = target.get(name)
+                return NIL_INTERFACE if found is None else found
+            return target.get(name, "")  # missingkey=zero: a missing label is ""
+        if isinstance(target, GoStruct) and name in (f.name for f in fields(target)):  # type: ignore[arg-type]
             if has_args:
                 raise self.error(node, f"{name} has arguments but cannot be invoked as function")
-            return getattr(receiver, name)
-        raise self.error(node, f"can't evaluate field {name} in type {_type_name(receiver)}")
+            return getattr(target, name)
+        raise self.error(node, f"can't evaluate field {name} in type {type_name(receiver)}")
 
     def call(self, dot: object, cmd: Command, ident: Identifier, args: tuple[Node, ...],
              final: object) -> object:
-        name = ident.name
-        impl, params = _FUNCTIONS[name]
-        variadic = bool(params) and params[-1].endswith("*")
+        function = FUNCTIONS[ident.name]
+        if ident.name in ("and", "or"):
+            self.check_arity(ident, ident.name, function, args, final)
+            return self.and_or(dot, ident.name == "or", args, final)
+        return self.invoke(dot, cmd, ident.name, function, args, final)
+
+    def check_arity(self, node: Node, name: str, function: Function, args: tuple[Node, ...],
+                    final: object) -> int:
         count = len(args) + (final is not _MISSING)
-        if variadic and count < len(params) - 1:
-            raise self.error(ident, f"wrong number of args for {name}: "
-                                    f"want at least {len(params) - 1} got {len(args)}")
-        if not variadic and count != len(params):
-            raise self.error(ident, f"wrong number of args for {name}: "
-                                    f"want {len(params)} got {count}")
-        if name in ("and", "or"):
-            return self.and_or(dot, name == "or", args, final)
-        if name in ("externalURL", "pathPrefix"):
-            url = self.data.ExternalURL
-            return url if name == "externalURL" else urlparse(url).path
-        kinds = [params[min(i, len(params) - 1)].rstrip("*") for i in range(count)]
-        argv = [self.arg(dot, kind, node) for kind, node in zip(kinds, args)]
+        fixed = len(function.params) - function.variadic
+        if function.variadic and count < fixed:
+            raise self.error(node, f"wrong number of args for {name}: want at least {fixed} got {len(args)}")
+        if not function.variadic and count != fixed:
+            raise self.error(node, f"wrong number of args for {name}: want {fixed} got {count}")
+        return count
+
+    def invoke(self, dot: object, node: Node, name: str, function: Function,
+               args: tuple[Node, ...], final: object) -> object:
+        """Go's evalCall: check the arity, convert each argument to its type, call."""
+        count = self.check_arity(node, name, function, args, final)
+        params = [PARAMS[function.params[min(i, len(function.params) - 1)]] for i in range(count)]
+        argv = [self.arg(dot, param, arg) for param, arg in zip(params, args)]
         if final is not _MISSING:
-            argv.append(self.check_type(ident, kinds[-1], final))
+            argv.append(self.checked(node, params[-1], final))
+        if function.reads_inputs:
+            argv.insert(0, self.inputs)
         try:
-            return impl(*argv)
-        except _CallError as exc:
-            raise self.error(cmd, f"error calling {name}: {exc}") from None
+            return function.impl(*argv)
+        except CallError as exc:
+            raise self.error(node, f"error calling {name}: {exc}") from None
 
     def and_or(self, dot: object, is_or: bool, args: tuple[Node, ...], final: object) -> object:
         """Go 1.18+ short-circuits: later arguments are not evaluated once decided."""
-        value: object = _NO_VALUE
+        value: object = NO_VALUE
         for node in args:
-            value = self.arg(dot, "value", node)
-            if _truth(value) == is_or:
+            value = self.arg(dot, _VALUE, node)
+            if truth(value) == is_or:
                 return value
         return value if final is _MISSING else final
 
-    def arg(self, dot: object, kind: str, node: Node) -> object:
-        if isinstance(node, Literal):
-            if kind == "string" and not isinstance(node.value, str):
-                raise self.error(node, f"expected string; found {self.text[node.pos:node.end]}")
-            return node.value
-        if isinstance(node, Nil):
-            if kind != "string":
-                return None
-            raise self.error(node, "cannot assign nil to string")
-        return self.check_type(node, kind, self.operand(dot, node))
+    def arg(self, dot: object, param: Param, node: Node) -> object:
+        """Go's evalArg: constants by the parameter's kind, other values by validateType."""
+        try:
+            if isinstance(node, Literal):
+                return param.literal(node.value, self.text[node.pos : node.end])
+            if isinstance(node, Nil):
+                return param.zero()
+        except ArgumentError as exc:
+            raise self.error(node, str(exc)) from None
+        return self.checked(node, param, self.operand(dot, node))
 
-    def check_type(self, node: Node, kind: str, value: object) -> object:
-        if kind == "string" and type(value) is not str:
-            if value is _NO_VALUE:
-                raise self.error(node, "invalid value; expected string")
-            raise self.error(node, f"wrong type for value; expected string; got {_type_name(value)}")
-        return None if value is _NO_VALUE and kind == "any" else value
+    def checked(self, node: Node, param: Param, value: object) -> object:
+        try:
+            return param.validate(value)
+        except ArgumentError as exc:
+            raise self.error(node, str(exc)) from None
 
 
 # ---- public API ----
@@ -291,23 +302,32 @@ class Template:
         self._nodes = nodes
 
     def render(self, labels: Mapping[str, str], value: float,
-               external_labels: Mapping[str, str] = {}, external_url: str = "") -> str:
+               external_labels: Mapping[str, str] = {}, external_url: str = "", *,
+               query: QueryFunc | None = None, now: datetime | None = None) -> str:
         """Render for one alert; raises TemplateError where Prometheus' execution fails.
 
         `labels` are the series' labels as the rule's query returned them (Prometheus does
-        not add alertname or the rule's own labels to `$labels`).
+        not add alertname or the rule's own labels to `$labels`). `query` runs PromQL at
+        the evaluation time `now`, which is what the template function `now` returns; a
+        naive `now` is taken as UTC.
         """
-        data = _AlertData(dict(labels), dict(external_labels), external_url, float(value))
-        run = _Exec(self.text, data)
+        data = AlertData(dict(labels), dict(external_labels), external_url, float(value))
+        run = _Exec(self.text, data, RenderInputs(external_url, query, now))
         run.walk(self._nodes, data)
         return "".join(run.out)
+
+    def check(self, *, with_query: bool = False, with_now: bool = False) -> tuple[TemplateError, ...]:
+        """What every render would fail on though the template parses: a constant regexp Go
+        rejects, or `query` / `now` where the caller renders without a query function /
+        evaluation time. `slawatch check` reports these with file and line."""
+        provided = frozenset(name for name, given in (("query", with_query), ("now", with_now)) if given)
+        return template_problems(self.text, self._nodes, provided)
 
 
 @functools.lru_cache(maxsize=4096)
 def _parse_cached(text: str) -> Template | TemplateError:
     try:
-        nodes = parse_nodes(text, _check_function)
-        _check_regexps(text, nodes)
+        nodes = parse_nodes(text, check_function)
         return Template(text, nodes)
     except TemplateError as exc:
         return exc
@@ -324,14 +344,15 @@ def parse(text: str) -> Template:
 
 
 def expand(text: str, labels: Mapping[str, str], value: float,
-           external_labels: Mapping[str, str] = {}, external_url: str = "") -> str:
+           external_labels: Mapping[str, str] = {}, external_url: str = "", *,
+           query: QueryFunc | None = None, now: datetime | None = None) -> str:
     """Render like Prometheus' alerting rule: an error becomes the text, never an exception."""
     try:
         template = parse(text)
     except TemplateError as exc:
         return f"<error expanding template: error parsing template: {exc}>"
     try:
-        return template.render(labels, value, external_labels, external_url)
+        return template.render(labels, value, external_labels, external_url, query=query, now=now)
     except TemplateError as exc:
         return f"<error expanding template: error executing template: {exc}>"
     except Exception as exc:  # noqa: BLE001 - like Prometheus' recover(): never stop a tick

@@ -1,153 +1,71 @@
-"""The function map of alert templates: Prometheus' functions and Go's text/template builtins.
+"""The function map of alert templates: Prometheus' functions next to Go's builtins.
 
-`humanize*`, `title`, `match`, `reReplaceAll`, `printf`, the comparisons `eq`/`lt`/...,
-`index`, `len` and the escapers, each with the parameter kinds the evaluator checks before
-calling it, plus the names slawatch deliberately lacks. Split out of `slawatch.templating`
-so the evaluator reads apart from the functions; this module never imports the evaluator.
-Pure: no I/O, no clock.
+Every function of Prometheus' template reference that an alert template can call, with
+the Go parameter types the evaluator converts arguments to. Where Prometheus releases
+differ, output and error texts are those of Prometheus 2.42 (the version slawatch is
+checked against; `title` is Go's strings.Title), and what later releases accept but 2.42
+refused is accepted: the functions `toDuration`, `now` and `urlQueryEscape`, a negative
+`parseDuration`, and a time.Duration wherever a number is taken. `tmpl` exists only in
+console templates, so, as in Prometheus' alert templates, it is not defined.
+
+`query`, `now`, `externalURL` and `pathPrefix` read the render's inputs instead of their
+arguments: the query function and the evaluation time are passed in by the caller, never
+fetched or read from the clock here. Pure: no I/O, no clock.
 """
 
 from __future__ import annotations
 
-import math
+import ipaddress
 import re
-from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
-from typing import Any
-from urllib.parse import quote_plus
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from typing import Protocol
+from urllib.parse import quote_plus, unquote, urlparse
 
-from slawatch.gotemplate.regexp import _match, _replace_all
-from slawatch.gotemplate.values import (
-    _NO_VALUE,
-    _CallError,
-    _format_float,
-    _format_value,
-    _go_quote,
-    _SafeHTML,
-    _Spec,
-    _sprint,
-    _sprintf,
-    _type_name,
+from slawatch.gotemplate.go_builtins import BUILTINS
+from slawatch.gotemplate.gotime import duration_from_seconds, time_from_seconds
+from slawatch.gotemplate.humanize import (
+    g4,
+    humanize,
+    humanize1024,
+    humanize_duration,
+    humanize_timestamp,
+    to_float,
 )
+from slawatch.gotemplate.params import Function
+from slawatch.gotemplate.printing import go_quote
+from slawatch.gotemplate.regexp import match_string, replace_all_string
+from slawatch.gotemplate.values import ArgsMap, CallError, Pointer, QueryResult, SafeHTML, Sample
 
-# Prometheus functions that need a query engine or HTML mode, and Go builtins we lack.
-_UNSUPPORTED = frozenset({"query", "first", "label", "value", "strvalue", "args", "graphLink",
-                          "tableLink", "sortByLabel", "tmpl", "call", "slice"})
-
-
-def _eval_args(args: tuple[object, ...]) -> str:
-    """text/template's evalArgs, used by html, js and urlquery."""
-    if len(args) == 1 and type(args[0]) is str:
-        return args[0]
-    return _sprint(tuple("<no value>" if a is None or a is _NO_VALUE else a for a in args))
+__all__ = ["FUNCTIONS", "QueryFunc", "QuerySample", "RenderInputs", "check_function"]
 
 
-_HTML = str.maketrans({'"': "&#34;", "'": "&#39;", "&": "&amp;", "<": "&lt;", ">": "&gt;",
-                       "\0": "\ufffd"})
-_JS = {"\\": "\\\\", "'": "\\'", '"': '\\"', "<": "\\u003C", ">": "\\u003E", "&": "\\u0026",
-       "=": "\\u003D"}
+class QuerySample(Protocol):
+    """One series of an instant vector; `labels` include `__name__`, as Prometheus' do."""
+
+    @property
+    def labels(self) -> Mapping[str, str]: ...
+
+    @property
+    def value(self) -> float: ...
 
 
-def _js_escape(text: str) -> str:
-    return "".join(_JS.get(c) or (c if c >= " " and (c < "\x80" or c.isprintable())
-                                  else f"\\u{ord(c):04X}") for c in text)
+# Runs PromQL at the evaluation time and returns the instant vector (a scalar result as one
+# sample without labels, as Prometheus' rule query function does); raises on failure.
+QueryFunc = Callable[[str], Sequence[QuerySample]]
 
 
-# ---- Prometheus' functions ----
+@dataclass(frozen=True, slots=True)
+class RenderInputs:
+    """What a render supplies besides the alert data, for the functions that read it."""
 
-_D, _H = "[0-9](?:_?[0-9])*", "_?[0-9a-fA-F](?:_?[0-9a-fA-F])*"  # Go allows 1_000
-_GO_FLOAT = re.compile(rf"[+-]?(?:(?:{_D}(?:\.(?:{_D})?)?|\.{_D})(?:[eE][+-]?{_D})?"
-                       rf"|0[xX](?:{_H}(?:\.(?:{_H[2:]})?)?|\.{_H[2:]})[pP][+-]?{_D})")
-_GO_SPECIAL = re.compile(r"[+-]?(?:[iI][nN][fF](?:[iI][nN][iI][tT][yY])?)|[nN][aA][nN]")
-
-
-def _to_float(value: object) -> float:
-    """Prometheus' convertToFloat: float64, ints and strings (strconv.ParseFloat)."""
-    if isinstance(value, float):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return float(value)
-    if type(value) is not str:
-        raise _CallError(f"can't convert {_type_name(value)} to float")
-    if _GO_SPECIAL.fullmatch(value):
-        return float(value)
-    if _GO_FLOAT.fullmatch(value):
-        plain = value.replace("_", "")
-        number = float.fromhex(plain) if "x" in plain.lower() else float(plain)
-        if not math.isinf(number):
-            return number
-        raise _CallError(f"strconv.ParseFloat: parsing {_go_quote(value)}: value out of range")
-    raise _CallError(f"strconv.ParseFloat: parsing {_go_quote(value)}: invalid syntax")
+    external_url: str = ""
+    query: QueryFunc | None = None
+    now: datetime | None = None
 
 
-def _g4(value: float) -> str:
-    return _format_float(value, "g", _Spec(prec=4))
-
-
-def _scaled(value: float, step: float, big: tuple[str, ...], small: tuple[str, ...]) -> str:
-    """Divide (or multiply) by `step` until the magnitude fits, then print 4 digits."""
-    prefix = ""
-    if abs(value) >= 1:
-        for p in big:
-            if abs(value) < step:
-                break
-            prefix, value = p, value / step
-    else:
-        for p in small:
-            if abs(value) >= 1:
-                break
-            prefix, value = p, value * 1000
-    return _g4(value) + prefix
-
-
-_SI_BIG, _SI_SMALL = tuple("kMGTPEZY"), tuple("munpfazy")
-
-
-def _humanize(v: float) -> str:
-    return _g4(v) if v == 0 or not math.isfinite(v) else _scaled(v, 1000, _SI_BIG, _SI_SMALL)
-
-
-def _humanize1024(v: float) -> str:
-    if abs(v) <= 1 or not math.isfinite(v):
-        return _g4(v)
-    return _scaled(v, 1024, ("ki", "Mi", "Gi", "Ti", "Pi", "Ei", "Zi", "Yi"), ())
-
-
-def _humanize_duration(v: float) -> str:
-    if not math.isfinite(v):
-        return _g4(v)
-    if v == 0 or abs(v) < 1:
-        return (_g4(v) if v == 0 else _scaled(v, 1000, (), _SI_SMALL)) + "s"
-    sign, v = ("-" if v < 0 else ""), abs(v)
-    total = int(v) if v < 2**63 else -(2**63)  # Go's int64(v) wraps to MinInt64 on amd64
-
-    def div(a: int, b: int) -> int:  # Go's / and % truncate toward zero
-        return -(-a // b) if a < 0 else a // b
-
-    days, hours = div(total, 86400), div(total, 3600) - div(total, 86400) * 24
-    minutes, seconds = div(total, 60) - div(total, 3600) * 60, total - div(total, 60) * 60
-    if days:
-        return f"{sign}{days}d {hours}h {minutes}m {seconds}s"
-    if hours:
-        return f"{sign}{hours}h {minutes}m {seconds}s"
-    if minutes:
-        return f"{sign}{minutes}m {seconds}s"
-    return f"{sign}{_g4(v)}s"
-
-
-def _humanize_timestamp(v: float) -> str:
-    """Unix seconds as Go's time.Time.String() in UTC, truncated to milliseconds."""
-    if not math.isfinite(v):
-        return _g4(v)
-    nanos = v * 1e9
-    if nanos > float(2**63 - 1) or nanos < float(-(2**63)):
-        raise _CallError(f"{_format_value(v)} cannot be represented as a nanoseconds "
-                         "timestamp since it overflows int64")
-    ns = int(nanos)
-    ms = abs(ns) // 1_000_000 * (1 if ns >= 0 else -1)
-    moment = datetime(1970, 1, 1) + timedelta(milliseconds=ms)
-    fraction = f".{moment.microsecond // 1000:03d}".rstrip("0").rstrip(".")
-    return moment.strftime("%Y-%m-%d %H:%M:%S") + fraction + " +0000 UTC"
+# ---- strings and hosts ----
 
 
 def _is_separator(c: str) -> bool:
@@ -157,7 +75,7 @@ def _is_separator(c: str) -> bool:
 
 
 def _title(text: str) -> str:
-    """Go's strings.Title: title-case each letter that follows a separator."""
+    """Go's strings.Title (Prometheus 2.42): title-case each letter after a separator."""
     out, prev = [], " "
     for c in text:
         title = c.title()
@@ -174,152 +92,179 @@ def _to_lower(text: str) -> str:
     return "".join(c.lower()[0] for c in text)
 
 
-def _strip_port(host_port: str) -> str:
-    """Host part per Go's net.SplitHostPort; the input unchanged when that fails."""
+def _split_host_port(host_port: str) -> tuple[str, str] | None:
+    """Go's net.SplitHostPort, or None where it returns an error."""
     colon = host_port.rfind(":")
     if colon < 0:
-        return host_port
+        return None
     if host_port.startswith("["):
         close = host_port.find("]")
         if close < 0 or close + 1 != colon:
-            return host_port
+            return None
         host, after_open, after_close = host_port[1:close], 1, close + 1
     else:
         host, after_open, after_close = host_port[:colon], 0, 0
         if ":" in host:
-            return host_port
+            return None
     if "[" in host_port[after_open:] or "]" in host_port[after_close:]:
+        return None
+    return host, host_port[colon + 1 :]
+
+
+def _strip_port(host_port: str) -> str:
+    split = _split_host_port(host_port)
+    return host_port if split is None else split[0]
+
+
+def _is_ip(host: str) -> bool:
+    """Go's net.ParseIP accepts it: dotted IPv4 without leading zeros, or IPv6 without a zone."""
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return "%" not in host
+
+
+def _strip_domain(host_port: str) -> str:
+    """The first label of a host name, port kept; IP addresses are left alone."""
+    host, port = _split_host_port(host_port) or (host_port, "")
+    if _is_ip(host):
         return host_port
-    return host
+    host = host.split(".")[0]
+    if not port:
+        return host
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"  # Go's net.JoinHostPort
+
+
+def _query_escape(text: str) -> str:
+    """Go's url.QueryEscape."""
+    return quote_plus(text, safe="")
 
 
 _DURATION = re.compile("".join(rf"(?:([0-9]+){u})?" for u in ("y", "w", "d", "h", "m", "s", "ms")))
 _DURATION_MS = (31_536_000_000, 604_800_000, 86_400_000, 3_600_000, 60_000, 1000, 1)
+_MAX_DURATION_MS = (2**63 - 1) // 1_000_000
+
+
+def _duration_ms(text: str) -> int:
+    """Prometheus 2.42's model.ParseDuration, in milliseconds: units largest first."""
+    if text == "0":
+        return 0
+    match = _DURATION.fullmatch(text) if text else None
+    if match is None:
+        raise CallError("empty duration string" if not text
+                        else f"not a valid duration string: {go_quote(text)}")
+    total = 0
+    for digits, unit_ms in zip(match.groups(), _DURATION_MS):
+        if digits:
+            if int(digits) > _MAX_DURATION_MS // unit_ms:
+                raise CallError("duration out of range")
+            total += int(digits) * unit_ms
+    if total > _MAX_DURATION_MS:
+        raise CallError("duration out of range")
+    return total
 
 
 def _parse_duration(text: str) -> float:
-    """Prometheus' model.ParseDuration, in seconds."""
-    if text == "0":
-        return 0.0
-    match = _DURATION.fullmatch(text) if text else None
-    if match is None:
-        raise _CallError("empty duration string" if not text
-                         else f"not a valid duration string: {_go_quote(text)}")
-    return sum(int(g) * ms for g, ms in zip(match.groups(), _DURATION_MS) if g) / 1000
+    """Seconds; a leading `-` negates, as in current Prometheus (2.42 refused it)."""
+    negative = text.startswith("-")
+    ms = _duration_ms(text[1:] if negative else text)
+    return (-ms if negative else ms) / 1000
 
 
-# ---- Go's builtins ----
+# ---- query results ----
 
 
-def _truth(value: object) -> bool:
-    """Go's template truth: empty string, zero, nil and empty maps are false."""
-    if value is None or value is _NO_VALUE:
-        return False
-    if isinstance(value, (str, Mapping, list, tuple)):
-        return len(value) > 0
-    if isinstance(value, (bool, int, float)):
-        return value != 0
-    return True
+def _query(inputs: RenderInputs, expr: str) -> QueryResult:
+    if inputs.query is None:
+        raise CallError("slawatch renders this template without a query function")
+    try:
+        samples = inputs.query(expr)
+    except Exception as exc:  # noqa: BLE001 - the query function's failure is query's error
+        raise CallError(str(exc)) from None
+    return QueryResult(Pointer(Sample(dict(s.labels), float(s.value))) for s in samples)
 
 
-def _kind(value: object) -> str | None:
-    for kind, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "string")):
-        if isinstance(value, kind):
-            return name
-    return None
+def _first(result: QueryResult) -> object:
+    if not result:
+        raise CallError("first() called on vector with no elements")
+    return result[0]
 
 
-def _eq(first: object, *others: object) -> bool:
-    if not others:
-        raise _CallError("missing argument for comparison")
-    for other in others:
-        if _kind(first) != _kind(other):
-            if first not in (None, _NO_VALUE) and other not in (None, _NO_VALUE):
-                raise _CallError("incompatible types for comparison")
-        elif isinstance(first, Mapping):
-            raise _CallError(f"non-comparable type {_format_value(first)}: {_type_name(first)}")
-        elif first == other:
-            return True
-    return False
+def _sample(sample: Pointer | None) -> Sample:
+    if sample is None:  # Go dereferences the nil pointer and recovers the panic
+        raise CallError("runtime error: invalid memory address or nil pointer dereference")
+    return sample.target  # type: ignore[return-value]
 
 
-def _lt(first: Any, second: Any) -> bool:
-    k1, k2 = _kind(first), _kind(second)
-    if k1 is None or k2 is None or k1 == k2 == "bool":
-        raise _CallError("invalid type for comparison")
-    if k1 != k2:
-        raise _CallError("incompatible types for comparison")
-    return bool(first < second)
+def _sort_by_label(label: str, result: QueryResult) -> QueryResult:
+    """Stable, in place, like Go's sort.Stable on the result's slice."""
+    result.sort(key=lambda s: _sample(s).Labels.get(label, ""))
+    return result
 
 
-def _length(item: object) -> int:
-    if isinstance(item, str):
-        return len(item.encode())
-    if isinstance(item, (Mapping, list, tuple)):
-        return len(item)
-    if item is None or item is _NO_VALUE:
-        raise _CallError("reflect: call of reflect.Value.Type on zero Value")
-    raise _CallError(f"len of type {_type_name(item)}")
+# ---- times, and the render's inputs ----
+
+_UNIX_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
-def _index(item: object, *keys: object) -> object:
-    for key in keys:
-        if isinstance(item, Mapping):
-            if not isinstance(key, str):
-                raise _CallError(f"value has type {_type_name(key)}; should be string")
-            item = item.get(key, "")
-        elif isinstance(item, str) and isinstance(key, int) and not isinstance(key, bool):
-            data = item.encode()
-            if not 0 <= key < len(data):
-                raise _CallError(f"index out of range: {key}")
-            item = data[key]
-        else:
-            raise _CallError(f"can't index item of type {_type_name(item)}")
-    return item
+def _now(inputs: RenderInputs) -> float:
+    """The evaluation time in Unix seconds, at Prometheus' millisecond precision."""
+    if inputs.now is None:
+        raise CallError("slawatch renders this template without the evaluation time")
+    moment = inputs.now if inputs.now.utcoffset() is not None else inputs.now.replace(tzinfo=timezone.utc)
+    return ((moment - _UNIX_EPOCH) // timedelta(milliseconds=1)) / 1000.0
 
 
-# name -> (implementation, parameter kinds). Kinds: "string" (Go string), "any"
-# (interface{}), "value" (reflect.Value: nil literal rejected); a trailing "*" is variadic.
-_S = ("string",)
-_FUNCTIONS: dict[str, tuple[Callable[..., object], tuple[str, ...]]] = {
-    "and": (lambda *a: a, ("value", "value*")),  # short-circuits: see _Exec.and_or
-    "or": (lambda *a: a, ("value", "value*")),
-    "not": (lambda v: not _truth(v), ("value",)),
-    "len": (_length, ("value",)),
-    "index": (_index, ("value", "value*")),
-    "eq": (_eq, ("value", "value*")),
-    "ne": (lambda a, b: not _eq(a, b), ("value", "value")),
-    "lt": (_lt, ("value", "value")),
-    "le": (lambda a, b: _lt(a, b) or _eq(a, b), ("value", "value")),
-    "gt": (lambda a, b: not (_lt(a, b) or _eq(a, b)), ("value", "value")),
-    "ge": (lambda a, b: not _lt(a, b), ("value", "value")),
-    "print": (lambda *a: _sprint(a), ("any*",)),
-    "println": (lambda *a: " ".join(_format_value(x) for x in a) + "\n", ("any*",)),
-    "printf": (lambda f, *a: _sprintf(f, a), ("string", "any*")),
-    "html": (lambda *a: _eval_args(a).translate(_HTML), ("any*",)),
-    "js": (lambda *a: _js_escape(_eval_args(a)), ("any*",)),
-    "urlquery": (lambda *a: quote_plus(_eval_args(a), safe=""), ("any*",)),
-    "humanize": (lambda v: _humanize(_to_float(v)), ("any",)),
-    "humanize1024": (lambda v: _humanize1024(_to_float(v)), ("any",)),
-    "humanizeDuration": (lambda v: _humanize_duration(_to_float(v)), ("any",)),
-    "humanizePercentage": (lambda v: _g4(_to_float(v) * 100) + "%", ("any",)),
-    "humanizeTimestamp": (lambda v: _humanize_timestamp(_to_float(v)), ("any",)),
-    "title": (_title, _S),
-    "toUpper": (_to_upper, _S),
-    "toLower": (_to_lower, _S),
-    "safeHtml": (_SafeHTML, _S),
-    "stripPort": (_strip_port, _S),
-    "parseDuration": (_parse_duration, _S),
-    "match": (_match, ("string", "string")),
-    "reReplaceAll": (_replace_all, ("string", "string", "string")),
-    "externalURL": (lambda: None, ()),  # both read the render's external URL: see _Exec.call
-    "pathPrefix": (lambda: None, ()),
+def _to_time(value: object) -> Pointer:
+    return Pointer(time_from_seconds(to_float(value)))
+
+
+def _to_duration(value: object) -> Pointer:
+    return Pointer(duration_from_seconds(to_float(value)))
+
+
+def _path_prefix(inputs: RenderInputs) -> str:
+    """Go's url.URL.Path of the external URL: the path, percent-decoded."""
+    return unquote(urlparse(inputs.external_url).path)
+
+
+_S, _ANY, _SAMPLE, _RESULT = ("string",), ("interface {}",), "*template.sample", "template.queryResult"
+_PROMETHEUS: dict[str, Function] = {
+    "query": Function(_query, _S, reads_inputs=True),
+    "first": Function(_first, (_RESULT,)),
+    "label": Function(lambda label, s: _sample(s).Labels.get(label, ""), ("string", _SAMPLE)),
+    "value": Function(lambda s: _sample(s).Value, (_SAMPLE,)),
+    "strvalue": Function(lambda s: _sample(s).Labels.get("__value__", ""), (_SAMPLE,)),
+    "sortByLabel": Function(_sort_by_label, ("string", _RESULT)),
+    "args": Function(lambda *a: ArgsMap((f"arg{i}", v) for i, v in enumerate(a)), _ANY, variadic=True),
+    "humanize": Function(lambda v: humanize(to_float(v)), _ANY),
+    "humanize1024": Function(lambda v: humanize1024(to_float(v)), _ANY),
+    "humanizeDuration": Function(lambda v: humanize_duration(to_float(v)), _ANY),
+    "humanizePercentage": Function(lambda v: g4(to_float(v) * 100) + "%", _ANY),
+    "humanizeTimestamp": Function(lambda v: humanize_timestamp(to_float(v)), _ANY),
+    "toTime": Function(_to_time, _ANY),
+    "toDuration": Function(_to_duration, _ANY),
+    "now": Function(_now, (), reads_inputs=True),
+    "title": Function(_title, _S),
+    "toUpper": Function(_to_upper, _S),
+    "toLower": Function(_to_lower, _S),
+    "stripPort": Function(_strip_port, _S),
+    "stripDomain": Function(_strip_domain, _S),
+    "match": Function(match_string, ("string", "string")),
+    "reReplaceAll": Function(replace_all_string, ("string", "string", "string")),
+    "graphLink": Function(lambda expr: f"/graph?g0.expr={_query_escape(expr)}&g0.tab=0", _S),
+    "tableLink": Function(lambda expr: f"/graph?g0.expr={_query_escape(expr)}&g0.tab=1", _S),
+    "urlQueryEscape": Function(_query_escape, _S),
+    "parseDuration": Function(_parse_duration, _S),
+    "safeHtml": Function(SafeHTML, _S),
+    "externalURL": Function(lambda inputs: inputs.external_url, (), reads_inputs=True),
+    "pathPrefix": Function(_path_prefix, (), reads_inputs=True),
 }
 
+FUNCTIONS: dict[str, Function] = {**BUILTINS, **_PROMETHEUS}
 
-def _check_function(name: str) -> str | None:
-    if name in _FUNCTIONS:
-        return None
-    if name in _UNSUPPORTED:
-        return f'function "{name}" is not supported by slawatch'
-    return f'function "{name}" not defined'
+
+def check_function(name: str) -> str | None:
+    """The parse error for calling `name`, or None if the function exists."""
+    return None if name in FUNCTIONS else f'function "{name}" not defined'

@@ -2,9 +2,9 @@
 
 Turns template text into tokens with Go's rules for delimiters and trim markers, comments,
 and string, character and number literals. It also defines `TemplateError`, which the
-lexer, the parser and the evaluator all raise. Split out of `slawatch.gotemplate_parse`
-so the parser reads on its own; error messages keep Go's wording with a 1-based line
-and column within the template text.
+lexer, the parser and the evaluator all raise. Kept apart from `parse` so the parser
+reads on its own; error messages keep Go's wording with a 1-based line and column
+within the template text.
 """
 
 from __future__ import annotations
@@ -13,6 +13,10 @@ import math
 import re
 from dataclasses import dataclass
 from enum import Enum, auto
+
+from slawatch.gotemplate.printing import go_quote
+
+__all__ = ["TemplateError", "Tok", "Token", "lex"]
 
 _SPACE = " \t\r\n"
 _NUMBER = re.compile(
@@ -73,11 +77,6 @@ class Token:
 
 
 # ---- lexer ----
-
-
-def _quote(text: str) -> str:
-    """Go's %q for the plain strings that appear in error messages."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def _is_alnum(c: str) -> bool:
@@ -223,9 +222,14 @@ class _Lexer:
         if value is None and source.endswith("i") and match and match.end() == end:
             raise self.error(pos, f"complex number {source} is not supported by slawatch")
         if value is None:
-            raise self.error(pos, f"bad number syntax: {_quote(source or self.text[pos])}")
+            raise self.error(pos, f"bad number syntax: {go_quote(source or self.text[pos])}")
         self.emit(Tok.NUMBER, value, pos, end)
         return end
+
+
+def lex(text: str) -> list[Token]:
+    """The tokens of `text`, ending with EOF; raises TemplateError on Go's lexing errors."""
+    return _Lexer(text).run()
 
 
 def _unquote(body: str, quote: str) -> str | None:

@@ -1,8 +1,8 @@
 """Parser for the Go text/template subset that Prometheus rule files use.
 
 Prometheus renders annotations with Go's text/template, so slawatch parses the same
-syntax into a small immutable AST that `slawatch.templating` evaluates. The tokens come
-from `slawatch.gotemplate_lex`. Error messages keep Go's wording so that they read like
+syntax into a small immutable AST that `slawatch.gotemplate.execute` evaluates. The
+tokens come from `slawatch.gotemplate.lex`. Error messages keep Go's wording so that they read like
 what `promtool check rules` prints, but carry a 1-based line and column within the
 template text.
 """
@@ -13,7 +13,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from slawatch.gotemplate.lex import TemplateError as TemplateError  # re-exported
-from slawatch.gotemplate.lex import Tok, Token, _Lexer, _quote
+from slawatch.gotemplate.lex import Tok, Token, lex
+from slawatch.gotemplate.printing import go_quote
+
+__all__ = [
+    "HEADER_VARIABLES", "Action", "Break", "Chain", "Command", "Continue", "Control", "Dot",
+    "Field", "Identifier", "Literal", "Nil", "Node", "Pipe", "TemplateError", "Text",
+    "Variable", "parse_nodes",
+]
 
 HEADER_VARIABLES = ("$", "$labels", "$externalLabels", "$externalURL", "$value")
 
@@ -112,7 +119,7 @@ class _Parser:
 
     def __init__(self, text: str, check_function: Callable[[str], str | None]) -> None:
         self.text = text
-        self.tokens = _Lexer(text).run()
+        self.tokens = lex(text)
         self.i = 0
         self.check_function = check_function
         self.vars = list(HEADER_VARIABLES)
@@ -140,7 +147,7 @@ class _Parser:
         return token
 
     def describe(self, token: Token) -> str:
-        return "EOF" if token.kind is Tok.EOF else _quote(self.text[token.pos : token.end])
+        return "EOF" if token.kind is Tok.EOF else go_quote(self.text[token.pos : token.end])
 
     def expect_right(self, context: str) -> None:
         token = self.next_nonspace()
@@ -276,7 +283,7 @@ class _Parser:
         if isinstance(node, Pipe):
             return Chain(node.pos, end, node, tuple(names))
         source = self.text[node.pos : node.end]
-        raise TemplateError.at(self.text, node.pos, f"unexpected . after term {_quote(source)}")
+        raise TemplateError.at(self.text, node.pos, f"unexpected . after term {go_quote(source)}")
 
     def term(self) -> Node:
         token = self.next_nonspace()
@@ -288,7 +295,7 @@ class _Parser:
             return Identifier(pos, end, str(token.value))
         if kind is Tok.VARIABLE:
             if token.value not in self.vars:
-                raise self.error(token, f"undefined variable {_quote(str(token.value))}")
+                raise self.error(token, f"undefined variable {go_quote(str(token.value))}")
             return Variable(pos, end, str(token.value), ())
         if kind is Tok.LPAREN:
             pipe = self.pipeline("parenthesized pipeline", Tok.RPAREN)

@@ -1,337 +1,119 @@
-"""Go's value printing for alert templates: fmt's verbs, `%v` of floats, Sprint and Sprintf.
+"""The Go values an alert template sees, and the names of their Go types.
 
-Prometheus prints every template value with Go's fmt package, and users read those strings
-next to Prometheus' own, so the digits, padding and `%!verb(type=value)` errors must match
-byte for byte. This module also holds the Go values a template sees (the alert data struct,
-`<no value>`, template.HTML) because printing is defined by their Go types. Split out of
-`slawatch.templating`; it imports nothing from the evaluator. Pure: no I/O, no clock.
+Prometheus' templates run in Go, where a value's type decides how it prints, which
+functions accept it and how an error names it (`wrong type for value; expected string;
+got float64`). Python values stand in for Go's: str, bool, int, float and a Mapping for
+map[string]string, and the classes here for the rest. A class with a `GO_TYPE` names its
+Go type; one with a `go_string()` method is a fmt.Stringer (see `gotime`). This module
+imports nothing else from the package, so every other module can use it. Pure: no I/O,
+no clock.
 """
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import ClassVar
 
-_STRUCT = ("struct { Labels map[string]string; ExternalLabels map[string]string; "
-           "ExternalURL string; Value float64 }")
+__all__ = [
+    "NIL_INTERFACE", "NO_VALUE", "AlertData", "ArgsMap", "CallError", "GoStruct", "Pointer",
+    "QueryResult", "SafeHTML", "Sample", "type_name",
+]
+
+
+class GoStruct:
+    """A dataclass standing for a Go struct: its fields are the struct's exported fields."""
+
+    __slots__ = ()
+    GO_TYPE: ClassVar[str]
 
 
 @dataclass(frozen=True, slots=True)
-class _AlertData:
+class AlertData(GoStruct):
     """The `.` of an alert template: Prometheus' AlertTemplateData struct."""
 
+    GO_TYPE: ClassVar[str] = ("struct { Labels map[string]string; ExternalLabels map[string]string; "
+                              "ExternalURL string; Value float64 }")
     Labels: Mapping[str, str]
     ExternalLabels: Mapping[str, str]
     ExternalURL: str
     Value: float
 
 
-class _SafeHTML(str):
+@dataclass(frozen=True, slots=True)
+class Sample(GoStruct):
+    """One series of a query result: Prometheus' template `sample` (labels include __name__)."""
+
+    GO_TYPE: ClassVar[str] = "template.sample"
+    Labels: Mapping[str, str]
+    Value: float
+
+
+class QueryResult(list):  # type: ignore[type-arg]
+    """What `query` returns: template.queryResult, a slice of *sample (Pointer to Sample).
+
+    A list, not a tuple: `sortByLabel` sorts it in place, as Go sorts the slice.
+    """
+
+    GO_TYPE = "template.queryResult"
+
+
+class ArgsMap(dict):  # type: ignore[type-arg]
+    """What `args` returns: map[string]interface{}, whose missing keys are nil interfaces."""
+
+    GO_TYPE = "map[string]interface {}"
+
+
+@dataclass(frozen=True, slots=True)
+class Pointer:
+    """A non-nil Go pointer such as *time.Time or *template.sample (Go's nil pointer is None).
+
+    Fields and methods reach through it and a top-level action prints its target, as in
+    text/template; printf prints `&{...}` for a pointer to a struct.
+    """
+
+    target: object
+
+
+class SafeHTML(str):
     """html/template.HTML, returned by safeHtml: prints as-is but is its own Go type."""
+
+    GO_TYPE = "template.HTML"
 
 
 class _NoValue:
     """Go's invalid reflect.Value, printed as `<no value>`."""
 
 
-_NO_VALUE = _NoValue()
+class _NilInterface:
+    """A nil interface{} value, as a missing key of map[string]interface{} gives.
+
+    Passed on as an argument it is of type interface {}; a pipeline turns it into
+    NO_VALUE, as text/template digs into interface values after each command.
+    """
 
 
-class _CallError(Exception):
+NO_VALUE = _NoValue()
+NIL_INTERFACE = _NilInterface()
+
+
+class CallError(Exception):
     """A template function's error return; reported as `error calling NAME: ...`."""
 
 
-def _type_name(value: object) -> str:
+_BASIC = ((bool, "bool"), (int, "int"), (float, "float64"), (str, "string"),
+          (Mapping, "map[string]string"))
+
+
+def type_name(value: object) -> str:
+    """The Go type of a template value, as fmt's %T and text/template's errors print it."""
     if value is None:
         return "<nil>"
-    for kind, name in ((bool, "bool"), (int, "int"), (float, "float64"),
-                       (_SafeHTML, "template.HTML"), (str, "string"),
-                       (Mapping, "map[string]string"), (_AlertData, _STRUCT)):
-        if isinstance(value, kind):
-            return name
-    return type(value).__name__
-
-
-# ---- Go's fmt: %v and friends ----
-
-
-@dataclass(frozen=True, slots=True)
-class _Spec:
-    flags: str = ""
-    width: int | None = None
-    prec: int | None = None
-
-
-_PLAIN = _Spec()
-
-
-def _digits(x: float) -> tuple[str, int]:
-    """Shortest round-trip digits of x > 0 and the decimal point: x = 0.DIGITS * 10**point."""
-    mantissa, _, exponent = repr(x).partition("e")
-    whole, _, frac = mantissa.partition(".")
-    raw = whole + frac
-    stripped = raw.lstrip("0")
-    point = len(whole) + int(exponent or 0) - (len(raw) - len(stripped))
-    return stripped.rstrip("0"), point
-
-
-def _shortest(x: float) -> str:
-    """Go's strconv 'g' with precision -1 (what %v prints) for finite x >= 0."""
-    if x == 0:
-        return "0"
-    digits, point = _digits(x)
-    exp = point - 1
-    if exp < -4 or exp >= 6:
-        mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
-        return f"{mantissa}e{'-' if exp < 0 else '+'}{abs(exp):02d}"
-    if point <= 0:
-        return "0." + "0" * -point + digits
-    if point >= len(digits):
-        return digits + "0" * (point - len(digits))
-    return digits[:point] + "." + digits[point:]
-
-
-def _pad(text: str, spec: _Spec, zero_ok: bool = True) -> str:
-    if spec.width is None or len(text) >= spec.width:
-        return text
-    if "-" in spec.flags:
-        return text + " " * (spec.width - len(text))
-    return ("0" if "0" in spec.flags and zero_ok else " ") * (spec.width - len(text)) + text
-
-
-def _pad_number(lead: str, body: str, spec: _Spec, zero_ok: bool = True) -> str:
-    """Pad a signed number; zero padding goes between the sign/prefix and the digits."""
-    if "0" in spec.flags and "-" not in spec.flags and zero_ok and spec.width is not None:
-        return lead + body.rjust(spec.width - len(lead), "0")
-    return _pad(lead + body, spec, zero_ok=False)
-
-
-def _sign(negative: bool, spec: _Spec) -> str:
-    return "-" if negative else "+" if "+" in spec.flags else " " if " " in spec.flags else ""
-
-
-def _format_float(x: float, verb: str, spec: _Spec) -> str:
-    if math.isnan(x) or math.isinf(x):
-        text = "NaN" if math.isnan(x) else ("-Inf" if x < 0 else "+Inf")
-        if "+" in spec.flags and text == "NaN":
-            text = "+NaN"
-        elif " " in spec.flags and "+" not in spec.flags and text[0] != "-":
-            text = " " + text.lstrip("+")
-        return _pad(text, spec, zero_ok=False)
-    prec, value = spec.prec, abs(x)
-    if verb == "b":
-        body = _float_b(value)
-    elif verb in "xX":
-        body = _float_x(value, prec)
-    elif verb in "vgG":
-        body = _shortest(value) if prec is None else "%.*g" % (prec, value)
-    else:
-        body = ("%.*e" if verb in "eE" else "%.*f") % (6 if prec is None else prec, value)
-    if "#" in spec.flags and verb != "b":
-        body = _sharp(body, verb, prec)
-    body = body.upper() if verb in "EGX" else body
-    return _pad_number(_sign(math.copysign(1, x) < 0, spec), body, spec)
-
-
-def _sharp(body: str, verb: str, prec: int | None) -> str:
-    """Go's '#' flag on floats: keep a decimal point and pad %g to its significant digits."""
-    digits = (6 if prec is None else prec) if verb in "vgGxX" else 0
-    cut = next((i for i, c in enumerate(body) if c in ("pP" if verb in "xX" else "eE")), len(body))
-    mantissa, tail = body[:cut], body[cut:]
-    digits -= len(mantissa.replace(".", "").lstrip("0"))
-    if "." not in mantissa:
-        digits -= mantissa == "0"
-        mantissa += "."
-    return mantissa + "0" * max(digits, 0) + tail
-
-
-def _float_b(x: float) -> str:
-    """Go's %b: integer mantissa and binary exponent, e.g. 5629499534213120p-51."""
-    if x == 0:
-        return "0p-1074"
-    fraction, exp = math.frexp(x)
-    mantissa, exp = int(fraction * 2**53), exp - 53
-    if exp < -1074:  # subnormal
-        mantissa, exp = mantissa >> (-1074 - exp), -1074
-    return f"{mantissa}p{exp:+d}"
-
-
-def _float_x(x: float, prec: int | None) -> str:
-    """Go's %x on a float: 0x1.8p+01, rounded half-even to `prec` hex digits if given."""
-    mantissa, exp = 0, 0
-    if x != 0:
-        fraction, exp = math.frexp(x)
-        mantissa, exp = int(fraction * 2**61), exp - 1  # leading 1 at bit 60
-    if prec is not None and prec < 15:
-        shift = 60 - prec * 4
-        extra, mantissa = mantissa & ((1 << shift) - 1), mantissa >> shift
-        if extra > 1 << (shift - 1) or (extra == 1 << (shift - 1) and mantissa & 1):
-            mantissa += 1
-        mantissa <<= shift
-        if mantissa >> 61:
-            mantissa, exp = mantissa >> 1, exp + 1
-    out = f"0x{mantissa >> 60 & 1}"
-    fraction_bits = mantissa & ((1 << 60) - 1)
-    count = prec if prec is not None else (0 if fraction_bits == 0 else 15)
-    hex_digits = f"{fraction_bits:015x}"[:count]
-    if prec is None:
-        hex_digits = hex_digits.rstrip("0")
-    out += "." + hex_digits if hex_digits else ""
-    return f"{out}p{'-' if exp < 0 else '+'}{abs(exp):02d}"
-
-
-def _format_int(n: int, verb: str, spec: _Spec) -> str:
-    rune = chr(n) if 0 <= n <= 0x10FFFF and not 0xD800 <= n < 0xE000 else "\ufffd"
-    if verb in "cq":
-        return _pad(rune if verb == "c" else _go_quote(rune, "'", "+" in spec.flags), spec)
-    if verb == "U":
-        code = n & (2**64 - 1)
-        text = f"U+{code:0{max(4, spec.prec or 0)}X}"
-        if "#" in spec.flags and code <= 0x10FFFF and rune.isprintable():
-            text += f" '{rune}'"
-        return _pad(text, spec, zero_ok=False)
-    sign = _sign(n < 0, spec)
-    digits = format(abs(n), {"b": "b", "o": "o", "O": "o", "x": "x", "X": "X"}.get(verb, "d"))
-    if spec.prec is not None:
-        digits = "" if spec.prec == 0 and n == 0 else digits.zfill(spec.prec)
-    elif "0" in spec.flags and "-" not in spec.flags and spec.width:
-        digits = digits.zfill(spec.width - len(sign))  # Go pads digits before any 0x prefix
-    prefix = "0o" if verb == "O" else ""
-    if "#" in spec.flags:
-        prefix = {"b": "0b", "o": "0", "x": "0x", "X": "0X"}.get(verb, prefix)
-        prefix = "" if verb == "o" and digits.startswith("0") else prefix
-    return _pad(sign + prefix + digits, spec, zero_ok=False)
-
-
-def _go_quote(text: str, quote: str = '"', ascii_only: bool = False) -> str:
-    """Go's strconv.Quote (QuoteRune with quote="'"; the ToASCII variants with ascii_only)."""
-    named = {"\a": "\\a", "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-             "\v": "\\v"}
-    out = [quote]
-    for c in text:
-        code = ord(c)
-        if c in (quote, "\\"):
-            out.append("\\" + c)
-        elif c.isprintable() and not (ascii_only and code >= 0x80):
-            out.append(c)
-        elif c in named:
-            out.append(named[c])
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}")
-    return "".join(out + [quote])
-
-
-def _format_arg(arg: object, verb: str, spec: _Spec) -> str:
-    """One printf operand, including Go's `%!d(float64=1.5)` for a verb of the wrong type."""
-    if verb == "T":
-        return _pad(_type_name(arg), spec)
-    if arg is None:
-        return _pad("<nil>", spec) if verb == "v" else f"%!{verb}(<nil>)"
-    if isinstance(arg, Mapping):
-        pairs = (f"{_format_arg(k, verb, spec)}:{_format_arg(arg[k], verb, spec)}"
-                 for k in sorted(arg))
-        return "map[" + " ".join(pairs) + "]"
-    if isinstance(arg, _AlertData):
-        parts = (arg.Labels, arg.ExternalLabels, arg.ExternalURL, arg.Value)
-        return "{" + " ".join(_format_arg(p, verb, spec) for p in parts) + "}"
-    if isinstance(arg, bool) and verb in "tv":
-        return _pad("true" if arg else "false", spec)
-    if isinstance(arg, int) and not isinstance(arg, bool) and verb in "vdboOxXcqU":
-        return _format_int(arg, verb, spec)
-    if isinstance(arg, float) and verb in "veEfFgGbxX":
-        return _format_float(arg, verb, spec)
-    if isinstance(arg, str) and verb in "vsqxX":
-        if verb in "xX":
-            return _pad(_hex_bytes(arg.encode()[: spec.prec], verb, spec.flags), spec)
-        text = arg if spec.prec is None else arg[: spec.prec]
-        if verb == "q":
-            backquote = "#" in spec.flags and "`" not in text and "\ufeff" not in text and all(
-                c == "\t" or (c >= " " and c != "\x7f") for c in text)
-            text = f"`{text}`" if backquote else _go_quote(text, '"', "+" in spec.flags)
-        return _pad(text, spec)
-    if arg is _NO_VALUE and verb == "v":
-        return _pad("<no value>", spec)
-    return f"%!{verb}({_type_name(arg)}={_format_arg(arg, 'v', spec)})"  # Go keeps the flags
-
-
-def _format_go_syntax(arg: object, verb: str, spec: _Spec) -> str:
-    """Go's %#v: strings quoted, maps and the data struct as Go composite literals."""
-    if isinstance(arg, Mapping):
-        items = (f"{_format_go_syntax(k, verb, spec)}:{_format_go_syntax(arg[k], verb, spec)}"
-                 for k in sorted(arg))
-        return "map[string]string{" + ", ".join(items) + "}"
-    if isinstance(arg, _AlertData):
-        fields = (f"{name}:{_format_go_syntax(getattr(arg, name), verb, spec)}"
-                  for name in _AlertData.__slots__)
-        return _STRUCT + "{" + ", ".join(fields) + "}"
-    if isinstance(arg, str):
-        text = arg if spec.prec is None else arg[: spec.prec]
-        return _pad(_go_quote(text, '"', "+" in spec.flags), spec)
-    return _format_arg(arg, verb, spec)
-
-
-def _hex_bytes(data: bytes, verb: str, flags: str) -> str:
-    """Go's %x on a string: `% x` separates bytes, `%#x` adds 0x (per byte with a space)."""
-    prefix = ("0X" if verb == "X" else "0x") if "#" in flags else ""
-    pairs = [f"{b:02X}" if verb == "X" else f"{b:02x}" for b in data]
-    if " " in flags:
-        return " ".join(prefix + pair for pair in pairs)
-    return prefix + "".join(pairs) if pairs else ""
-
-
-def _format_value(value: object, top_level: bool = False) -> str:
-    """Go's %v; an action printing nil shows `<no value>` like text/template."""
-    if value is None and top_level:
-        return "<no value>"
-    return _format_arg(value, "v", _PLAIN)
-
-
-_VERB = re.compile(r"([-+# 0]*)([0-9]+)?(?:\.([0-9]*))?(.?)", re.S)
-
-
-def _sprintf(fmt: str, args: tuple[object, ...]) -> str:
-    """Go's fmt.Sprintf for the verbs and flags templates use (no %[n] or * widths)."""
-    out, pos, used = [], 0, 0
-    while (start := fmt.find("%", pos)) >= 0:
-        out.append(fmt[pos:start])
-        match = _VERB.match(fmt, start + 1)
-        assert match is not None  # every part of the pattern is optional
-        flags, width, prec, verb = match.groups()
-        pos = match.end()
-        if not verb:
-            out.append("%!(NOVERB)")
-        elif verb == "%":
-            out.append("%")
-        elif verb in "[*":
-            raise _CallError("printf argument indexes and * widths are not supported by slawatch")
-        elif used >= len(args):
-            out.append(f"%!{verb}(MISSING)")
-        else:
-            go_syntax = verb == "v" and "#" in flags
-            flags = flags.replace("+", "").replace("#", "") if verb == "v" else flags
-            spec = _Spec(flags, int(width) if width else None,
-                         None if prec is None else int(prec or 0))
-            format_one = _format_go_syntax if go_syntax else _format_arg
-            out.append(format_one(args[used], verb, spec))
-            used += 1
-    out.append(fmt[pos:])
-    if used < len(args):
-        extra = ("<nil>" if a is None else f"{_type_name(a)}={_format_value(a)}" for a in args[used:])
-        out.append("%!(EXTRA " + ", ".join(extra) + ")")
-    return "".join(out)
-
-
-def _sprint(args: tuple[object, ...]) -> str:
-    """Go's fmt.Sprint: a space between operands when neither is a string."""
-    out, prev_string = [], False
-    for i, arg in enumerate(args):
-        is_string = isinstance(arg, str)
-        if i and not is_string and not prev_string:
-            out.append(" ")
-        out.append(_format_value(arg))
-        prev_string = is_string
-    return "".join(out)
+    if value is NIL_INTERFACE:
+        return "interface {}"
+    if isinstance(value, Pointer):
+        return "*" + type_name(value.target)
+    go_type = getattr(type(value), "GO_TYPE", None)
+    if go_type is not None:
+        return str(go_type)
+    return next((name for kind, name in _BASIC if isinstance(value, kind)), type(value).__name__)

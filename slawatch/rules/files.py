@@ -171,9 +171,11 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
             if not _LABEL_NAME.match(key) or key.startswith("__"):
                 problems.append(located.problem(where, f"invalid {kind[:-1]} name: {key}"))
             try:
-                templating.parse(value)
+                template = templating.parse(value)
             except templating.TemplateError as exc:
                 problems.append(located.problem(where, f"template error: {exc}"))
+                continue
+            problems.extend(located.problem(where, f"template error: {exc}") for exc in template.check())
     group_by = None
     if GROUP_BY_ANNOTATION in annotations:
         group_by = tuple(sorted({n.strip() for n in annotations.pop(GROUP_BY_ANNOTATION).split(",") if n.strip()}))

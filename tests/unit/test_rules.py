@@ -124,3 +124,25 @@ def test_group_by_extension_lives_in_an_annotation(tmp_path: Path) -> None:
 def test_a_path_matching_no_file_is_a_warning(tmp_path: Path) -> None:
     rules = load_rules([str(tmp_path / "none-*.yaml")], DEFAULT)
     assert rules.groups == () and "no rule file matches" in str(rules.warnings[0])
+
+
+def test_a_constant_regexp_go_rejects_is_a_template_error_at_its_line(tmp_path: Path) -> None:
+    """Prometheus would load it and fail every render; slawatch check names file and line."""
+    found = problems(
+        tmp_path,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n"
+        "          ok: '{{ reReplaceAll \"(a+)+$\" \"x\" $labels.x }}'\n"
+        "          summary: '{{ reReplaceAll \"(\" \"x\" $labels.x }}'\n",
+    )
+    assert found == ["r.yaml:8: groups.0.rules.0.annotations.summary: template error: 1:17: "
+                     "reReplaceAll: error parsing regexp: missing closing ): `(`"]
+
+
+def test_query_is_a_template_error_while_rules_render_without_a_query_function(tmp_path: Path) -> None:
+    found = problems(
+        tmp_path,
+        "groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        annotations:\n"
+        "          summary: '{{ query \"up\" | first | value }}'\n",
+    )
+    assert found == ['r.yaml:7: groups.0.rules.0.annotations.summary: template error: 1:4: function "query" '
+                     "needs a query function, which slawatch does not pass when it renders this template"]
