@@ -217,7 +217,7 @@ class Daemon:
         """
         try:
             settings = load_settings(self.config_file)
-            rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+            rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval, settings.base_dir)
             renderer = build_renderer(settings)
             renderer.check()
         except InputError as exc:
@@ -393,7 +393,7 @@ def build_renderer(settings: Settings) -> MessageRenderer:
 def build(config_file: str | None) -> Daemon:
     """Load config and rules or raise InputError; used by `slawatch run`."""
     settings = load_settings(config_file)
-    rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+    rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval, settings.base_dir)
     return Daemon(settings, rules, config_file)
 
 
