@@ -85,11 +85,14 @@ def open_by_identity(conn: Connection, identities: Iterable[str]) -> list[OpenTi
 
 
 def unresolved(conn: Connection) -> list[tuple[OpenTicket, dict[str, str]]]:
-    """Every unresolved ticket with its labels: what the rule set in force is checked against."""
-    return _unresolved(conn, None)
+    """Every unresolved ticket with its labels (not its series' fingerprints): what the
+    rule set in force is checked against."""
+    return _unresolved(conn, None, fingerprints=False)
 
 
-def _unresolved(conn: Connection, where: ColumnElement[bool] | None) -> list[tuple[OpenTicket, dict[str, str]]]:
+def _unresolved(
+    conn: Connection, where: ColumnElement[bool] | None, fingerprints: bool = True
+) -> list[tuple[OpenTicket, dict[str, str]]]:
     cond = tickets.c.status.in_(UNRESOLVED) if where is None else and_(where, tickets.c.status.in_(UNRESOLVED))
     rows = conn.execute(
         select(
@@ -104,7 +107,7 @@ def _unresolved(conn: Connection, where: ColumnElement[bool] | None) -> list[tup
         select(ticket_series.c.ticket_id, ticket_series.c.fingerprint)
         .join(tickets, tickets.c.id == ticket_series.c.ticket_id)
         .where(cond)
-    )
+    ) if fingerprints else ()
     for ticket_id, fp in series:
         fps.setdefault(ticket_id, set()).add(fp)
     return [
