@@ -260,3 +260,27 @@ def test_states_of_a_removed_rule_are_dropped(world: World) -> None:
     runner.tick(T0)
     with world.engine.begin() as conn:
         assert alignment.align_states(conn, RuleIndex([NEW])) == (0, 1)
+
+
+def test_a_rule_moved_between_running_groups_resumes_its_for_timer(world: World) -> None:
+    """A reload moves SlowBurn from one running group to another: the receiving runner
+    picks up the persisted state, so the `for` timer goes on from its first active instant."""
+    def evaluate(g: RuleGroup, previous: GroupState, at: datetime) -> GroupOutcome:
+        return evaluate_group(g, previous, at, world.query, world.pool)
+
+    policy = TicketPolicy(SlaPolicy.default(), Classification())
+    world.answers["slow"] = [Sample(Labels(job="batch"), 1)]
+    batch = GroupRunner(group("rules/batch.yaml", SLOW, name="batch"), world.engine, evaluate, Metrics(), policy)
+    api = GroupRunner(NEW, world.engine, evaluate, Metrics(), policy)
+    batch.tick(T0)
+    api.tick(T0)
+    reloaded_batch, reloaded_api = group("rules/batch.yaml", name="batch"), group("rules/api.yaml", SERVICE_DOWN, DISK, SLOW)
+    with world.engine.begin() as conn:
+        assert alignment.align_states(conn, RuleIndex([reloaded_batch, reloaded_api])) == (1, 0)
+    batch.adopt(reloaded_batch, T0 + timedelta(minutes=10), timedelta(hours=1))
+    api.adopt(reloaded_api, T0 + timedelta(minutes=10), timedelta(hours=1))
+    batch.tick(T0 + timedelta(minutes=20))
+    (alert,) = api.tick(T0 + timedelta(minutes=20)).state[SLOW.key].values()
+    assert (alert.state, alert.active_at) == (AlertState.PENDING, T0)
+    (alert,) = api.tick(T0 + timedelta(hours=1)).state[SLOW.key].values()
+    assert alert.state is AlertState.FIRING
