@@ -36,7 +36,9 @@ from slawatch import logs
 from slawatch.config.located import InputError
 from slawatch.config.reload import NEEDS_RESTART, plan_reload
 from slawatch.config.settings import Settings, load_settings
+from slawatch.incidents import alignment
 from slawatch.incidents import watcher as deadlines
+from slawatch.incidents.ownership import RuleIndex
 from slawatch.incidents.ports import OpenedTicket, Routing
 from slawatch.metrics import Metrics
 from slawatch.model import TimelineEvent
@@ -137,6 +139,7 @@ class Daemon:
             rules=self._rules.rule_count(),
         )
         now = self.clock()
+        self._align(now, states=True)
         for group in self._rules.groups:
             self._add_group(group, now)
         self._add_group(blind_group(self.settings.rules.evaluation_interval), now, blind=True)
@@ -247,7 +250,7 @@ class Daemon:
         """
         try:
             settings = load_settings(self.config_file)
-            rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+            rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval, settings.base_dir)
             renderer = build_renderer(settings)
             renderer.check()
         except InputError as exc:
@@ -270,6 +273,7 @@ class Daemon:
         self.settings = settings.model_copy(update={**kept, "log": log_settings, "slack": slack})
         self._apply_live(previous, renderer)
         self._rules = rules
+        self._align(self.clock(), states=True)
         self._reschedule(rules)
         self.metrics.config_reloads.labels("success").inc()
         self.log.info("reload_succeeded", groups=len(rules.groups), rules=rules.rule_count(), changed=list(plan.changed))
@@ -319,7 +323,7 @@ class Daemon:
                 del self.jobs[key]
                 self._add_group(group, now, runner=job.runner)
             else:
-                job.runner.adopt(group)
+                job.runner.adopt(group, now, self.settings.rules.for_outage_tolerance)
 
     def _forget_state(self, group_key: str) -> None:
         try:
@@ -341,7 +345,7 @@ class Daemon:
             if restored:
                 runner.log.info("alert_state_restored", alerts=restored)
         else:
-            runner.adopt(group)
+            runner.adopt(group, now, self.settings.rules.for_outage_tolerance)
         offset = group_offset(group)
         self.jobs[group.key] = _Job(runner, offset)
         self.scheduler.add_job(
@@ -371,9 +375,41 @@ class Daemon:
             job.runner.tick(at)
         self.dispatcher.wake()  # notifications go out as soon as the tick committed
 
+    def _align(self, now: datetime, states: bool = False) -> bool:
+        """Tickets (and with `states`, persisted alert states) follow the rules in force:
+        re-filed under the group that holds their rule now; tickets of removed rules are
+        cleared, then resolved as `rule_removed` after their verification window."""
+        rules = self._rules
+        index = RuleIndex([*rules.groups, blind_group(self.settings.rules.evaluation_interval)])
+        removals = bool(rules.files)
+        try:
+            with self.engine.begin() as conn:
+                if states:
+                    moved, dropped = alignment.align_states(conn, index, removals)
+                    if moved or dropped:
+                        self.log.info("alert_state_refiled", moved=moved, dropped=dropped)
+                done = alignment.align_tickets(conn, index, now, self.policy.announcer, removals)
+        except SQLAlchemyError as exc:
+            self.log.error("rules_align_failed", error=str(exc.__cause__ or exc).splitlines()[0])
+            return False
+        for adopted in done.adopted:
+            self.log.info(
+                "ticket_adopted", ticket_id=adopted.ticket_id, rule=adopted.rule_key,
+                from_group_key=adopted.from_group_key, group_key=adopted.group_key,
+            )
+        for ticket_id in done.restored:
+            self.log.info("ticket_rule_restored", ticket_id=ticket_id)
+        for event in done.events:
+            self.log.info("ticket_" + event.kind.value, ticket_id=event.ticket_id, **event.detail)
+        if done.events:
+            self.dispatcher.wake()
+        return True
+
     def _watch_deadlines(self) -> None:
-        """Record due deadline warnings and breaches (exactly once each)."""
+        """Align tickets with the rules in force, then record due deadline warnings and
+        breaches (exactly once each)."""
         with self._busy():
+            self._align(self.clock())
             try:
                 with self.engine.begin() as conn:
                     events = deadlines.record_due(conn, self.clock(), self.policy.announcer)
@@ -425,7 +461,7 @@ def build_renderer(settings: Settings) -> MessageRenderer:
 def build(config_file: str | None) -> Daemon:
     """Load config and rules or raise InputError; used by `slawatch run`."""
     settings = load_settings(config_file)
-    rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+    rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval, settings.base_dir)
     return Daemon(settings, rules, config_file)
 
 

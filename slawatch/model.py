@@ -151,6 +151,7 @@ class TicketStatus(enum.StrEnum):
 class Resolution(enum.StrEnum):
     VERIFIED = "verified"  # the condition stayed clear for the verification window
     MANUAL = "manual"  # a human resolved it
+    RULE_REMOVED = "rule_removed"  # its rule left the rule files and stayed away for the window
 
 
 class EventKind(enum.StrEnum):
@@ -165,6 +166,7 @@ class EventKind(enum.StrEnum):
     DEADLINE_WARNING = "deadline_warning"
     DEADLINE_BREACHED = "deadline_breached"
     REOPENED = "reopened"
+    RULE_REMOVED = "rule_removed"  # the rule left the rule files: the condition counts as cleared
 
 
 class NotificationKind(enum.StrEnum):

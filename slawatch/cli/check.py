@@ -42,7 +42,7 @@ def check_all(config_file: str | None, ask_prometheus: bool = False) -> CheckRep
         report.errors.extend(exc.problems)
         return report
     try:
-        rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval)
+        rules = load_rules(settings.rule_globs(), settings.rules.evaluation_interval, settings.base_dir)
     except InputError as exc:
         report.errors.extend(exc.problems)
         return report

@@ -6,13 +6,22 @@ outage are one ticket listing its series.
 
     firing, no open ticket            -> Open   (or Reopen a ticket resolved by hand
                                                  while this very alert kept firing)
+    firing, ticket of another group   -> Adopt  (the rule moved, or its file or group
+                                                 was renamed: the same ticket goes on)
     firing, ticket in verification    -> Returned (a flap: same ticket)
-    not firing, ticket not recovered  -> Cleared  (recovered_at = now, verification starts)
-    not firing, verification elapsed  -> Verified (resolved)
+    pending                           -> nothing: the ticket stays as it is (after a
+                                                 restart longer than the outage tolerance
+                                                 a firing alert starts pending again)
+    neither, ticket not recovered     -> Cleared  (recovered_at = now, verification starts)
+    neither, verification elapsed     -> Verified (resolved)
 
 Only rules whose query succeeded this tick are considered: a rule that could not be
 evaluated changes no ticket, so nothing resolves or enters verification because
-Prometheus did not answer.
+Prometheus did not answer. Pending alerts never open tickets.
+
+A ticket whose rule is no longer in the rule files is decided by `rule_removal`: the
+condition counts as cleared when the rule is found missing, and the ticket resolves as
+`rule_removed` after its verification window unless the rule comes back.
 """
 
 from __future__ import annotations
@@ -20,7 +29,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterable, Mapping, Sequence
+from typing import Collection, Iterable, Mapping, Sequence
 
 from slawatch.model import ALERTNAME, Alert, Labels, Priority
 from slawatch.rules.definitions import AlertingRule
@@ -58,6 +67,9 @@ class OpenTicket:
     recovered_at: datetime | None
     verification: timedelta
     fingerprints: frozenset[str] = frozenset()
+    group_key: str | None = None
+    rule: str = ""
+    rule_removed_at: datetime | None = None  # when its rule was found missing from the files
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,16 @@ class Open:
     incident: Incident
     priority: Priority
     reason: str
+
+
+@dataclass(frozen=True)
+class Adopt:
+    """The ticket now belongs to this group and rule (they moved or were renamed)."""
+
+    ticket_id: int
+    group_key: str
+    rule_key: str
+    from_group_key: str | None
 
 
 @dataclass(frozen=True)
@@ -104,7 +126,33 @@ class Verified:
     recovered_at: datetime
 
 
-Action = Open | Reopen | AddSeries | Cleared | Returned | Verified
+@dataclass(frozen=True)
+class RuleRemoved:
+    """The ticket's rule is gone: the condition counts as cleared now (unless it already was)."""
+
+    ticket_id: int
+    rule: str
+    clears: bool
+
+
+@dataclass(frozen=True)
+class RuleRestored:
+    """The rule is back inside the window: the ticket goes on under the normal lifecycle."""
+
+    ticket_id: int
+
+
+@dataclass(frozen=True)
+class RemovedResolved:
+    """The rule stayed missing for the verification window: resolved as `rule_removed`."""
+
+    ticket_id: int
+    recovered_at: datetime
+    removed_at: datetime
+
+
+Action = Open | Adopt | Reopen | AddSeries | Cleared | Returned | Verified
+RemovalAction = RuleRemoved | RuleRestored | RemovedResolved
 
 
 @dataclass(frozen=True)
@@ -161,8 +209,16 @@ def plan(
     manually_resolved: Mapping[str, ManuallyResolved],
     classification: Classification,
     now: datetime,
+    *,
+    pending: Collection[str] = frozenset(),
+    group_key: str | None = None,
 ) -> Plan:
-    """Decide every ticket change of one tick; `firing` covers the evaluated rules only."""
+    """Decide every ticket change of one tick of group `group_key`.
+
+    `firing` and `pending` (identities) cover the evaluated rules only; `open_tickets`
+    are this group's unresolved tickets plus those of any group whose identity is firing
+    or pending here. Only this group's tickets are judged for clearing.
+    """
     out = Plan()
     by_identity = {t.identity: t for t in open_tickets}
     for ident, incident in firing.items():
@@ -175,6 +231,8 @@ def plan(
                 priority, reason = priority_of(incident, classification)
                 out.actions.append(Open(incident, priority, reason))
             continue
+        if group_key is not None and (ticket.group_key, ticket.rule_key) != (group_key, incident.rule.key):
+            out.actions.append(Adopt(ticket.id, group_key, incident.rule.key, ticket.group_key))
         if ticket.recovered_at is not None:
             out.actions.append(Returned(ticket.id))
         if incident.rule.group_by is not None:
@@ -182,10 +240,28 @@ def plan(
             if new:
                 out.actions.append(AddSeries(ticket.id, new))
     for ticket in open_tickets:
-        if ticket.rule_key not in evaluated_rules or ticket.identity in firing:
+        if ticket.rule_key not in evaluated_rules or ticket.identity in firing or ticket.identity in pending:
             continue
+        if group_key is not None and ticket.group_key is not None and ticket.group_key != group_key:
+            continue  # another group's ticket, here only because its identity is pending
         if ticket.recovered_at is None:
             out.actions.append(Cleared(ticket.id))
         elif now - ticket.recovered_at >= ticket.verification:
             out.actions.append(Verified(ticket.id, ticket.recovered_at))
+    return out
+
+
+def rule_removal(tickets: Sequence[OpenTicket], missing: Collection[int], now: datetime) -> list[RemovalAction]:
+    """What happens to unresolved tickets when the rule files change; `missing` holds the
+    ids of those whose rule no longer exists in any rule file."""
+    out: list[RemovalAction] = []
+    for ticket in tickets:
+        if ticket.id not in missing:
+            if ticket.rule_removed_at is not None:
+                out.append(RuleRestored(ticket.id))
+        elif ticket.rule_removed_at is None:
+            out.append(RuleRemoved(ticket.id, ticket.rule, clears=ticket.recovered_at is None))
+        elif now - ticket.rule_removed_at >= ticket.verification:
+            recovered = ticket.recovered_at or ticket.rule_removed_at
+            out.append(RemovedResolved(ticket.id, recovered, ticket.rule_removed_at))
     return out

@@ -2,8 +2,15 @@
 
 The pure `lifecycle.plan` decides; this module reads what the plan needs, computes the
 SLA snapshot of new tickets (deadlines from `sla`, stored once at open), and writes
-tickets, series and timeline events. The database's unique index on `open_identity`
-is the last word on "one unresolved ticket per identity".
+tickets, series and timeline events.
+
+Open tickets are found by identity, not only by group key: a firing or pending identity
+whose ticket was opened under another group key (the files moved, a file or group was
+renamed, the rule moved to another group) continues that ticket, and a firing one
+adopts it. The database's unique index on `open_identity` is the last word on "one
+unresolved ticket per identity": the plan only opens identities found without one, and
+a ticket another writer opened meanwhile is a conflict rolled back to a savepoint and
+reported in `Applied.conflicts`; the rest of the tick commits.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ class Applied:
 
     opened: list[tuple[OpenedTicket, lifecycle.Open]] = field(default_factory=list)
     events: list[TimelineEvent] = field(default_factory=list)
+    adopted: list[lifecycle.Adopt] = field(default_factory=list)
+    conflicts: list[lifecycle.Incident] = field(default_factory=list)  # another writer opened them first
 
 
 def firing_incidents(outcome: GroupOutcome) -> tuple[dict[str, lifecycle.Incident], set[str]]:
@@ -44,6 +53,17 @@ def firing_incidents(outcome: GroupOutcome) -> tuple[dict[str, lifecycle.Inciden
     return firing, evaluated
 
 
+def pending_identities(outcome: GroupOutcome, evaluated: set[str]) -> set[str]:
+    """Identities of the pending alerts of the rules evaluated this tick."""
+    return {
+        lifecycle.identity_of(rule, a.labels)
+        for rule in outcome.group.rules
+        if rule.key in evaluated
+        for a in outcome.state.get(rule.key, {}).values()
+        if a.state is AlertState.PENDING
+    }
+
+
 def reconcile(
     conn: Connection,
     outcome: GroupOutcome,
@@ -53,23 +73,34 @@ def reconcile(
 ) -> Applied:
     """Apply one tick to the tickets of its group (and queue its notifications)."""
     at = outcome.at
+    group_key = outcome.group.key
     firing, evaluated = firing_incidents(outcome)
-    open_tickets = store.open_for_group(conn, outcome.group.key)
+    pending = pending_identities(outcome, evaluated) - firing.keys()
+    open_tickets = store.open_for_group(conn, group_key)
     known = {t.identity for t in open_tickets}
+    elsewhere = [i for i in [*firing, *pending] if i not in known]
+    if elsewhere:
+        open_tickets += store.open_by_identity(conn, elsewhere)
+        known = {t.identity for t in open_tickets}
     candidates = [i for i in firing if i not in known]
     resolved = store.manually_resolved(conn, candidates) if candidates else {}
-    plan = lifecycle.plan(firing, evaluated, open_tickets, resolved, classification, at)
+    plan = lifecycle.plan(
+        firing, evaluated, open_tickets, resolved, classification, at, pending=pending, group_key=group_key
+    )
     applied = Applied()
-    _open(conn, outcome.group.key, plan.of(lifecycle.Open), policy, at, applied, announcer)
+    _open(conn, group_key, plan.of(lifecycle.Open), policy, at, applied, announcer)
     for action in plan.actions:
-        if isinstance(action, lifecycle.Reopen):
+        if isinstance(action, lifecycle.Adopt):
+            store.adopt(conn, action.ticket_id, action.group_key, action.rule_key)
+            applied.adopted.append(action)
+        elif isinstance(action, lifecycle.Reopen):
             ticket = store.get(conn, action.ticket_id)
             assert ticket is not None
             status = TicketStatus.ACKNOWLEDGED if ticket.acknowledged_at else TicketStatus.OPEN
-            store.update_ticket(
-                conn, action.ticket_id, status=status.value, resolved_at=None, resolved_by=None,
-                resolution=None, open_identity=ticket.identity,
-            )
+            if not store.reopen(conn, action.ticket_id, ticket.identity, status):
+                applied.conflicts.append(action.incident)
+                continue
+            store.adopt(conn, action.ticket_id, group_key, action.incident.rule.key)
             applied.events.append(TimelineEvent(action.ticket_id, EventKind.REOPENED, at, detail={"reason": "condition still firing"}))
         elif isinstance(action, lifecycle.AddSeries):
             store.insert_series(conn, [_series(action.ticket_id, a, at) for a in action.series])
@@ -131,13 +162,18 @@ def _open(
                 "escalation": routing.escalation,
             }
         )
-    ids = store.insert_tickets(conn, rows)
+    inserted = []
+    for tid, action, row in zip(store.insert_open_tickets(conn, rows), actions, rows):
+        if tid is None:
+            applied.conflicts.append(action.incident)
+        else:
+            inserted.append((tid, action, row))
     # Series rows only for group_by tickets: otherwise the ticket's labels are its series.
     store.insert_series(
         conn,
-        [_series(tid, a, at) for tid, act in zip(ids, actions) if act.incident.rule.group_by for a in act.incident.series],
+        [_series(tid, a, at) for tid, act, _ in inserted if act.incident.rule.group_by for a in act.incident.series],
     )
-    for tid, action, row in zip(ids, actions, rows):
+    for tid, action, row in inserted:
         applied.opened.append((OpenedTicket(tid, row["channel"]), action))
         detail = {"priority": action.priority.value, "classified_by": action.reason, "series": len(action.incident.series)}
         applied.events.append(TimelineEvent(tid, EventKind.OPENED, at, detail=detail))

@@ -43,8 +43,10 @@ class RuleGroup:
     interval: timedelta
     rules: tuple[AlertingRule, ...]
     limit: int = 0
+    origin: str = ""  # the file's name in `key`: relative, see `files.origins`
 
     @property
     def key(self) -> str:
-        """Unique across files: Prometheus' GroupKey is file + ';' + name."""
-        return f"{self.file};{self.name}"
+        """Unique across files, like Prometheus' GroupKey (file + ';' + name), but with the
+        file's relative `origin`, so the same rules under another mount point keep their key."""
+        return f"{self.origin or self.file};{self.name}"

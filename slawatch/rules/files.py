@@ -13,6 +13,7 @@ last good rules, as Prometheus' Manager.Update does).
 from __future__ import annotations
 
 import glob
+import os
 import re
 from dataclasses import dataclass, replace
 from datetime import timedelta
@@ -28,6 +29,7 @@ from slawatch.rules.definitions import AlertingRule, RuleGroup
 GROUP_BY_ANNOTATION = "slawatch_group_by"
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 _METRIC_NAME = re.compile(r"^[a-zA-Z_:][a-zA-Z0-9_:]*$")
+_WILDCARD = re.compile(r"[*?[]")
 
 
 class _RuleNode(BaseModel):
@@ -76,10 +78,46 @@ def expand_globs(patterns: Iterable[str]) -> list[str]:
     return sorted(files)
 
 
-def load_rules(patterns: Iterable[str], default_interval: timedelta) -> RuleSet:
-    """Load and validate every rule file; raise InputError listing all problems."""
+def origins(patterns: Iterable[str], files: Iterable[str], base_dir: str | os.PathLike[str] | None) -> dict[str, str]:
+    """Each file's name for group keys: relative to `base_dir` (the config file's folder)
+    when the file is inside it, else relative to the fixed folder of the first pattern
+    that matches it (`/srv/rules` for `/srv/rules/*.yml`). Two files that would share a
+    name keep their absolute paths, so keys stay unique."""
+    matches = [(_fixed_folder(p), set(glob.glob(p))) for p in patterns]
+    names: dict[str, str] = {}
+    for file in files:
+        rel = os.path.relpath(file, base_dir) if base_dir is not None else os.pardir
+        if rel.split(os.sep)[0] == os.pardir:
+            folder = next((f for f, matched in matches if file in matched), os.path.dirname(file))
+            rel = os.path.relpath(file, folder)
+        names[file] = rel.replace(os.sep, "/")
+    taken: dict[str, int] = {}
+    for name in names.values():
+        taken[name] = taken.get(name, 0) + 1
+    return {file: name if taken[name] == 1 else file for file, name in names.items()}
+
+
+def _fixed_folder(pattern: str) -> str:
+    """The leading folders of a glob pattern that contain no wildcard."""
+    parts = pattern.split(os.sep)
+    fixed = []
+    for part in parts[:-1]:
+        if _WILDCARD.search(part):
+            break
+        fixed.append(part)
+    return os.sep.join(fixed) or os.sep
+
+
+def load_rules(
+    patterns: Iterable[str], default_interval: timedelta, base_dir: str | os.PathLike[str] | None = None
+) -> RuleSet:
+    """Load and validate every rule file; raise InputError listing all problems.
+
+    `base_dir` (the config file's folder) anchors the files' names in group keys.
+    """
     patterns = list(patterns)
     files = expand_globs(patterns)
+    named = origins(patterns, files, base_dir)
     groups: list[RuleGroup] = []
     problems: list[Problem] = []
     warnings: list[Problem] = []
@@ -93,7 +131,7 @@ def load_rules(patterns: Iterable[str], default_interval: timedelta) -> RuleSet:
             problems.extend(exc.problems)
             continue
         file_groups, file_problems = parse_rule_file(located, default_interval)
-        groups.extend(file_groups)
+        groups.extend(replace(g, origin=named[file]) for g in file_groups)
         problems.extend(p for p in file_problems if not p.warning)
         warnings.extend(p for p in file_problems if p.warning)
     if problems:

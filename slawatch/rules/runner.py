@@ -77,12 +77,28 @@ class GroupRunner:
         self._state = {k: alerting.restore(v, now, tolerance) for k, v in loaded.items() if k in keys}
         return sum(len(v) for v in self._state.values())
 
-    def adopt(self, group: RuleGroup) -> None:
-        """Take a reloaded definition of this group, keeping state of rules that remain."""
+    def adopt(self, group: RuleGroup, now: datetime | None = None, tolerance: timedelta | None = None) -> None:
+        """Take a reloaded definition of this group, keeping state of rules that remain.
+
+        With `now` and `tolerance`, a rule new to this group (one moved here from another
+        group) resumes the state persisted for it, as `restore` does after a restart.
+        """
         with self._lock:
             keys = {r.key for r in group.rules}
+            added = keys - {r.key for r in self.group.rules}
             self.group = group
             self._state = {k: v for k, v in self._state.items() if k in keys}
+            if not added or now is None or tolerance is None:
+                return
+            try:
+                with self._engine.connect() as conn:
+                    loaded = alert_states.load_group(conn, group.key)
+            except SQLAlchemyError as exc:
+                self.log.error("alert_state_restore_failed", error=str(exc.__cause__ or exc).splitlines()[0])
+                return
+            for key in added & loaded.keys():
+                self._persisted[key] = loaded[key]
+                self._state[key] = alerting.restore(loaded[key], now, tolerance)
 
     def tick(self, at: datetime) -> GroupOutcome:
         with self._lock:
@@ -114,6 +130,16 @@ class GroupRunner:
                 "ticket_opened", ticket_id=opened.ticket_id, rule=action.incident.rule.name,
                 fingerprint=action.incident.series[0].fingerprint, priority=action.priority.value,
                 series=len(action.incident.series),
+            )
+        for adopted in applied.adopted:
+            self.log.info(
+                "ticket_adopted", ticket_id=adopted.ticket_id, rule=adopted.rule_key,
+                from_group_key=adopted.from_group_key, group_key=adopted.group_key,
+            )
+        for incident in applied.conflicts:
+            self.log.warning(
+                "ticket_open_conflict", rule=incident.rule.name, identity=incident.identity,
+                fingerprint=incident.series[0].fingerprint,
             )
         for event in applied.events:
             if event.kind is not EventKind.OPENED:

@@ -55,6 +55,32 @@ def save_group(conn: Connection, group_key: str, before: GroupState, after: Grou
     return len(gone) + len(changed)
 
 
+StateKey = tuple[str, str, str]  # group key, rule key, fingerprint
+
+
+def keys(conn: Connection) -> list[tuple[StateKey, dict[str, str]]]:
+    """The key and labels of every persisted alert, to check them against the rules in force."""
+    rows = conn.execute(select(alert_state.c.group_key, alert_state.c.rule, alert_state.c.fingerprint, alert_state.c.labels))
+    return [((r.group_key, r.rule, r.fingerprint), json.loads(r.labels)) for r in rows]
+
+
+def move(conn: Connection, moves: Iterable[tuple[StateKey, tuple[str, str]]]) -> None:
+    """Re-file persisted alerts under another (group key, rule key), keeping their instants."""
+    for (group_key, rule, fp), (new_group_key, new_rule) in moves:
+        conn.execute(
+            alert_state.update()
+            .where(alert_state.c.group_key == group_key, alert_state.c.rule == rule, alert_state.c.fingerprint == fp)
+            .values(group_key=new_group_key, rule=new_rule)
+        )
+
+
+def drop(conn: Connection, keys: Iterable[StateKey]) -> None:
+    for chunk in _chunks(list(keys), 500):
+        conn.execute(
+            delete(alert_state).where(tuple_(alert_state.c.group_key, alert_state.c.rule, alert_state.c.fingerprint).in_(chunk))
+        )
+
+
 def delete_group(conn: Connection, group_key: str) -> None:
     """Forget the state of a group that a reload removed."""
     conn.execute(delete(alert_state).where(alert_state.c.group_key == group_key))

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, NestedTransaction, create_engine, event
 from sqlalchemy.engine import make_url
 
 # Inside the package: in the source tree a link to the top-level migrations/, in a wheel a copy.
@@ -31,6 +31,21 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+
+
+def savepoint(conn: Connection) -> NestedTransaction:
+    """A SAVEPOINT inside the caller's transaction: a failing statement in it (a unique
+    index conflict) rolls back to it and the rest of the transaction goes on.
+
+    pysqlite begins its transaction lazily at the first write, so a SAVEPOINT issued
+    before any write would itself start the transaction and its RELEASE would commit
+    it. On SQLite the write transaction is therefore begun explicitly first.
+    """
+    if conn.dialect.name == "sqlite":
+        dbapi = conn.connection.dbapi_connection
+        if dbapi is not None and not dbapi.in_transaction:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+    return conn.begin_nested()
 
 
 def safe_url(url: str) -> str:

@@ -80,7 +80,7 @@ tickets = Table(
     Column("recovered_at", UtcDateTime, nullable=True),
     Column("resolved_at", UtcDateTime, nullable=True),
     Column("resolved_by", String(255), nullable=True),
-    Column("resolution", String(16), nullable=True),  # verified | manual
+    Column("resolution", String(16), nullable=True),  # verified | manual | rule_removed
     Column("response_due", UtcDateTime, nullable=False),
     Column("recovery_due", UtcDateTime, nullable=False),
     Column("response_warn_at", UtcDateTime, nullable=False),
@@ -89,6 +89,7 @@ tickets = Table(
     Column("channel", String(255), nullable=True),  # Slack route, decided at open
     Column("escalation", Text, nullable=True),  # JSON: on-call chain snapshot at open
     Column("service", String(255), nullable=True),  # the `service` label, for the monthly report
+    Column("rule_removed_at", UtcDateTime, nullable=True),  # its rule left the rule files (migration 0005)
 )
 Index(None, tickets.c.open_identity, unique=True)
 Index(None, tickets.c.group_key, tickets.c.status)

@@ -11,12 +11,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Iterable, Mapping, Sequence
 
-from sqlalchemy import Connection, and_, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, literal, select, update
+from sqlalchemy.exc import IntegrityError
 
 from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket
 from slawatch.model import EventKind, Priority, Resolution, TicketStatus, TimelineEvent
 from slawatch.sla.deadlines import Deadlines
-from slawatch.store.schema import ticket_events, ticket_series, tickets
+from slawatch.store.engine import savepoint
+from slawatch.store.schema import UtcDateTime, ticket_events, ticket_series, tickets
 
 UNRESOLVED = (TicketStatus.OPEN.value, TicketStatus.ACKNOWLEDGED.value)
 
@@ -48,6 +50,7 @@ class TicketRow:
     channel: str | None = None
     escalation: str | None = None  # JSON of the on-call chain snapshot
     service: str | None = None
+    rule_removed_at: datetime | None = None
 
     def deadlines(self) -> Deadlines:
         """The SLA snapshot stored at open."""
@@ -68,10 +71,34 @@ def _ticket(row: Any) -> TicketRow:
 
 
 def open_for_group(conn: Connection, group_key: str) -> list[OpenTicket]:
-    """Unresolved tickets of a rule group, with the fingerprints of their series."""
+    """Unresolved tickets recorded under a rule group, with the fingerprints of their series."""
+    return [t for t, _ in _unresolved(conn, tickets.c.group_key == group_key)]
+
+
+def open_by_identity(conn: Connection, identities: Iterable[str]) -> list[OpenTicket]:
+    """The unresolved tickets of these identities, whichever group they were opened under."""
+    identities = list(identities)
+    out: list[OpenTicket] = []
+    for start in range(0, len(identities), 500):
+        out.extend(t for t, _ in _unresolved(conn, tickets.c.open_identity.in_(identities[start : start + 500])))
+    return out
+
+
+def unresolved(conn: Connection) -> list[tuple[OpenTicket, dict[str, str]]]:
+    """Every unresolved ticket with its labels (not its series' fingerprints): what the
+    rule set in force is checked against."""
+    return _unresolved(conn, None, fingerprints=False)
+
+
+def _unresolved(
+    conn: Connection, where: ColumnElement[bool] | None, fingerprints: bool = True
+) -> list[tuple[OpenTicket, dict[str, str]]]:
+    cond = tickets.c.status.in_(UNRESOLVED) if where is None else and_(where, tickets.c.status.in_(UNRESOLVED))
     rows = conn.execute(
-        select(tickets.c.id, tickets.c.identity, tickets.c.rule_key, tickets.c.recovered_at, tickets.c.verification_seconds)
-        .where(and_(tickets.c.group_key == group_key, tickets.c.status.in_(UNRESOLVED)))
+        select(
+            tickets.c.id, tickets.c.identity, tickets.c.group_key, tickets.c.rule_key, tickets.c.rule,
+            tickets.c.recovered_at, tickets.c.verification_seconds, tickets.c.rule_removed_at, tickets.c.labels,
+        ).where(cond)
     ).all()
     if not rows:
         return []
@@ -79,12 +106,18 @@ def open_for_group(conn: Connection, group_key: str) -> list[OpenTicket]:
     series = conn.execute(
         select(ticket_series.c.ticket_id, ticket_series.c.fingerprint)
         .join(tickets, tickets.c.id == ticket_series.c.ticket_id)
-        .where(and_(tickets.c.group_key == group_key, tickets.c.status.in_(UNRESOLVED)))
-    )
+        .where(cond)
+    ) if fingerprints else ()
     for ticket_id, fp in series:
         fps.setdefault(ticket_id, set()).add(fp)
     return [
-        OpenTicket(r.id, r.identity, r.rule_key, r.recovered_at, timedelta(seconds=r.verification_seconds), frozenset(fps.get(r.id, ())))
+        (
+            OpenTicket(
+                r.id, r.identity, r.rule_key, r.recovered_at, timedelta(seconds=r.verification_seconds),
+                frozenset(fps.get(r.id, ())), r.group_key, r.rule, r.rule_removed_at,
+            ),
+            json.loads(r.labels),
+        )
         for r in rows
     ]
 
@@ -126,6 +159,92 @@ def insert_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[
         query = select(tickets.c.open_identity, tickets.c.id).where(tickets.c.open_identity.in_(chunk))
         ids.update((identity, ticket_id) for identity, ticket_id in conn.execute(query))
     return [ids[i] for i in identities]
+
+
+def insert_open_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[int | None]:
+    """Insert unresolved tickets, skipping any whose identity already has an unresolved
+    ticket (another writer opened it since the caller checked): ids in input order, None
+    for a skipped row. A conflict rolls back to a savepoint, never the caller's transaction.
+    """
+    if not rows:
+        return []
+    try:
+        with savepoint(conn):
+            return list(insert_tickets(conn, rows))
+    except IntegrityError:
+        pass
+    out: list[int | None] = []
+    for row in rows:
+        try:
+            with savepoint(conn):
+                out.append(insert_tickets(conn, [row])[0])
+        except IntegrityError:
+            if not _is_open(conn, row["open_identity"]):
+                raise  # some other constraint: not a conflict on the identity
+            out.append(None)
+    return out
+
+
+def reopen(conn: Connection, ticket_id: int, identity: str, status: TicketStatus) -> bool:
+    """Unresolve a ticket resolved by hand; False (nothing changed) when its identity has an
+    unresolved ticket already, opened by another writer."""
+    try:
+        with savepoint(conn):
+            update_ticket(
+                conn, ticket_id, status=status.value, resolved_at=None, resolved_by=None, resolution=None,
+                open_identity=identity,
+            )
+    except IntegrityError:
+        if not _is_open(conn, identity):
+            raise
+        return False
+    return True
+
+
+def _is_open(conn: Connection, identity: str) -> bool:
+    return conn.execute(select(tickets.c.id).where(tickets.c.open_identity == identity)).first() is not None
+
+
+def adopt(conn: Connection, ticket_id: int, group_key: str, rule_key: str) -> None:
+    """The ticket now belongs to this group and rule; its rule exists, so it is not removed."""
+    update_ticket(conn, ticket_id, group_key=group_key, rule_key=rule_key, rule_removed_at=None)
+
+
+def mark_rule_removed(conn: Connection, ticket_id: int, at: datetime, clears: bool) -> bool:
+    """Record that the ticket's rule is missing (and, if `clears`, that its condition cleared
+    at `at`); False when the ticket was resolved or marked meanwhile."""
+    values: dict[str, Any] = {"rule_removed_at": at}
+    if clears:
+        values["recovered_at"] = func.coalesce(tickets.c.recovered_at, literal(at, UtcDateTime()), type_=UtcDateTime())
+    result = conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.status.in_(UNRESOLVED), tickets.c.rule_removed_at.is_(None))
+        .values(**values)
+    )
+    return result.rowcount == 1
+
+
+def unmark_rule_removed(conn: Connection, ticket_id: int) -> bool:
+    result = conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.status.in_(UNRESOLVED), tickets.c.rule_removed_at.is_not(None))
+        .values(rule_removed_at=None)
+    )
+    return result.rowcount == 1
+
+
+def resolve_rule_removed(conn: Connection, ticket_id: int, at: datetime, recovered_at: datetime, removed_at: datetime) -> bool:
+    """Resolve as `rule_removed` if the ticket is still unresolved and still marked as read."""
+    result = conn.execute(
+        update(tickets)
+        .where(tickets.c.id == ticket_id, tickets.c.status.in_(UNRESOLVED), tickets.c.rule_removed_at == removed_at)
+        .values(
+            status=TicketStatus.RESOLVED.value, resolved_at=at, resolution=Resolution.RULE_REMOVED.value,
+            recovered_at=func.coalesce(tickets.c.recovered_at, literal(recovered_at, UtcDateTime()), type_=UtcDateTime()),
+            open_identity=None,
+        )
+    )
+    return result.rowcount == 1
 
 
 def insert_series(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta, timezone
+
+import pytest
 
 from slawatch.incidents import lifecycle
 from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket, identity_of, incidents, plan
@@ -119,3 +122,97 @@ def test_invalid_priority_label_falls_back_to_the_default() -> None:
     (incident,) = incidents(r, [alert(r)]).values()
     priority, reason = lifecycle.priority_of(incident, POLICY)
     assert priority is Priority.P2 and reason.startswith("invalid")
+
+
+# -- identity over group keys, pending after a restart -----------------------------------------
+
+GROUP_KEY = "rules/api.yaml;api"
+IDENT = identity_of(RULE, alert(RULE, instance="a").labels)
+
+
+def held(recovered: datetime | None = None, group_key: str = GROUP_KEY, rule_key: str = RULE.key) -> OpenTicket:
+    return OpenTicket(1, IDENT, rule_key, recovered, timedelta(minutes=5), group_key=group_key, rule=RULE.name)
+
+
+@pytest.mark.parametrize(
+    "firing, pending, ticket, now, expected",
+    [
+        # a firing alert restarted as pending (its state was older than the outage tolerance)
+        (False, True, held(), T0, []),
+        # ... also while the ticket is in verification: no clear, no verification
+        (False, True, held(recovered=T0), T0 + timedelta(hours=1), []),
+        # the series is absent: cleared, then verified after the window
+        (False, False, held(), T0, [lifecycle.Cleared(1)]),
+        (False, False, held(recovered=T0), T0 + timedelta(minutes=5), [lifecycle.Verified(1, T0)]),
+        # firing again after pending: the same ticket, nothing to do
+        (True, False, held(), T0, []),
+        # a ticket of a group that no longer exists (old absolute key): adopted
+        (True, False, held(group_key="/srv/r1/rules/api.yaml;api"), T0,
+         [lifecycle.Adopt(1, GROUP_KEY, RULE.key, "/srv/r1/rules/api.yaml;api")]),
+        # adopted while in verification: adopted and returned
+        (True, False, held(recovered=T0, group_key="old.yaml;api"), T0 + timedelta(minutes=1),
+         [lifecycle.Adopt(1, GROUP_KEY, RULE.key, "old.yaml;api"), lifecycle.Returned(1)]),
+        # the rule moved inside the group and got another key
+        (True, False, held(rule_key="ServiceDown#1"), T0, [lifecycle.Adopt(1, GROUP_KEY, RULE.key, GROUP_KEY)]),
+        # another group's ticket, here because its identity is pending: not ours to clear
+        (False, True, held(group_key="other.yaml;x"), T0, []),
+    ],
+    ids=["pending keeps", "pending holds verification", "absent clears", "absent verifies", "firing again",
+         "adopt from old key", "adopt and return", "adopt new rule key", "pending elsewhere"],
+)
+def test_tickets_are_judged_by_identity_and_pending_keeps_them(
+    firing: bool, pending: bool, ticket: OpenTicket, now: datetime, expected: list
+) -> None:
+    fired = [alert(RULE, instance="a")] if firing else []
+    p = plan(incidents(RULE, fired), {RULE.key}, [ticket], {}, POLICY, now,
+             pending={IDENT} if pending else set(), group_key=GROUP_KEY)
+    assert p.actions == expected
+
+
+def test_pending_alerts_never_open_tickets() -> None:
+    p = plan({}, {RULE.key}, [], {}, POLICY, T0, pending={IDENT}, group_key=GROUP_KEY)
+    assert p.actions == []
+
+
+# -- a rule removed from the rule files --------------------------------------------------------
+
+REMOVED = T0 + timedelta(minutes=10)
+
+
+@pytest.mark.parametrize(
+    "ticket, missing, now, expected",
+    [
+        # found missing: the condition counts as cleared now
+        (held(), True, REMOVED, [lifecycle.RuleRemoved(1, RULE.name, clears=True)]),
+        # already in verification: marked, its first clear time stays
+        (held(recovered=T0), True, REMOVED, [lifecycle.RuleRemoved(1, RULE.name, clears=False)]),
+        # still missing inside the window: nothing yet
+        (replace(held(recovered=REMOVED), rule_removed_at=REMOVED), True, REMOVED + timedelta(seconds=299), []),
+        # still missing after the window: resolved as rule_removed, recovered when it was removed
+        (replace(held(recovered=REMOVED), rule_removed_at=REMOVED), True, REMOVED + timedelta(minutes=5),
+         [lifecycle.RemovedResolved(1, REMOVED, REMOVED)]),
+        # in verification before the removal: recovered at its first clear
+        (replace(held(recovered=T0), rule_removed_at=REMOVED), True, REMOVED + timedelta(minutes=5),
+         [lifecycle.RemovedResolved(1, T0, REMOVED)]),
+        # the rule is back inside the window: the ticket goes on
+        (replace(held(recovered=REMOVED), rule_removed_at=REMOVED), False, REMOVED + timedelta(minutes=2),
+         [lifecycle.RuleRestored(1)]),
+        # a rule that exists changes nothing
+        (held(), False, REMOVED, []),
+    ],
+    ids=["removed clears", "removed in verification", "inside window", "resolved after window",
+         "resolved keeps first clear", "rule back", "rule present"],
+)
+def test_a_removed_rule_resolves_its_tickets_after_the_window(
+    ticket: OpenTicket, missing: bool, now: datetime, expected: list
+) -> None:
+    assert lifecycle.rule_removal([ticket], {ticket.id} if missing else set(), now) == expected
+
+
+def test_rule_back_inside_the_window_then_firing_returns_the_same_ticket() -> None:
+    marked = replace(held(recovered=REMOVED), rule_removed_at=REMOVED)
+    back = REMOVED + timedelta(minutes=2)
+    assert lifecycle.rule_removal([marked], set(), back) == [lifecycle.RuleRestored(1)]
+    restored = replace(marked, rule_removed_at=None)
+    p = plan(incidents(RULE, [alert(RULE, instance="a")]), {RULE.key}, [restored], {}, POLICY, back, group_key=GROUP_KEY)
+    assert p.actions == [lifecycle.Returned(1)]

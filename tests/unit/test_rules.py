@@ -146,3 +146,34 @@ def test_query_is_a_template_error_while_rules_render_without_a_query_function(t
     )
     assert found == ['r.yaml:7: groups.0.rules.0.annotations.summary: template error: 1:4: function "query" '
                      "needs a query function, which slawatch does not pass when it renders this template"]
+
+
+GROUP = "groups:\n  - name: api\n    rules:\n      - {alert: A, expr: up == 0}\n"
+
+
+def keys(patterns: list[Path | str], base_dir: Path | None) -> list[str]:
+    return [g.key for g in load_rules([str(p) for p in patterns], DEFAULT, base_dir).groups]
+
+
+def test_group_keys_are_relative_to_the_config_folder(tmp_path: Path) -> None:
+    for mount in ("etc-slawatch", "config"):
+        (tmp_path / mount / "rules").mkdir(parents=True)
+        write(tmp_path / mount / "rules", GROUP, "api.yaml")
+        assert keys([tmp_path / mount / "rules" / "*.yaml"], tmp_path / mount) == ["rules/api.yaml;api"]
+
+
+def test_files_outside_the_config_folder_are_named_from_their_rules_path(tmp_path: Path) -> None:
+    for release in ("r1", "r2"):
+        (tmp_path / release / "team").mkdir(parents=True)
+        write(tmp_path / release / "team", GROUP, "api.yaml")
+        assert keys([tmp_path / release / "*" / "api.yaml"], tmp_path / "elsewhere") == ["team/api.yaml;api"]
+        assert keys([tmp_path / release / "team" / "api.yaml"], None) == ["api.yaml;api"]
+
+
+def test_files_that_would_share_a_relative_name_keep_their_absolute_paths(tmp_path: Path) -> None:
+    for team in ("a", "b"):
+        (tmp_path / team).mkdir()
+        write(tmp_path / team, GROUP, "rules.yaml")
+    found = keys([tmp_path / "a" / "rules.yaml", tmp_path / "b" / "rules.yaml"], tmp_path / "elsewhere")
+    assert found == [f"{tmp_path / 'a' / 'rules.yaml'};api", f"{tmp_path / 'b' / 'rules.yaml'};api"]
+    assert keys([tmp_path / "*" / "rules.yaml"], tmp_path) == ["a/rules.yaml;api", "b/rules.yaml;api"]
