@@ -1,7 +1,7 @@
 """fair, self-healing delivery: row priority, resolved channel ids, dead letters
 
 Revision ID: 0006
-Revises: 0004
+Revises: 0005
 Create Date: 2026-12-01
 
 - notifications.priority: the ticket's priority (a digest: its most urgent ticket), so
@@ -18,7 +18,7 @@ from alembic import op
 from slawatch.store.schema import UtcDateTime
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
