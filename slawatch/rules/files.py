@@ -3,7 +3,8 @@
 The format is Prometheus' own (`groups:` of `rules:` with `alert`, `expr`, `for`,
 `keep_firing_for`, `labels`, `annotations`); recording rules are accepted and skipped,
 so an unchanged Prometheus rule file loads. slawatch's extensions live in annotations
-named `slawatch_*`, which `promtool check rules` tolerates.
+named `slawatch_*`, which `promtool check rules` tolerates. Label and annotation values
+are the file's text, as Prometheus reads them (`yes` and `010` stay so; `~` is empty).
 
 Loading is all-or-nothing: every file is validated and all problems are reported,
 and a caller swaps in the new RuleSet only when there were none (a reload keeps the
@@ -34,11 +35,11 @@ class _RuleNode(BaseModel):
 
     record: str | None = None
     alert: str | None = None
-    expr: str | int | float
+    expr: str | None
     for_: Duration | None = Field(default=None, alias="for")
     keep_firing_for: Duration | None = None
-    labels: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    annotations: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    labels: dict[str, str | None] = Field(default_factory=dict)
+    annotations: dict[str, str | None] = Field(default_factory=dict)
 
 
 class _GroupNode(BaseModel):
@@ -179,7 +180,7 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
     except ValidationError as exc:
         return None, located.problems_from(exc, path)
     problems: list[Problem] = []
-    expr = str(node.expr).strip()
+    expr = (node.expr or "").strip()
     if not expr:
         problems.append(located.problem(path + ("expr",), "field 'expr' must be set in rule"))
     if node.record is not None:
@@ -199,8 +200,9 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
         return None, problems
     if not node.alert.strip():
         problems.append(located.problem(path + ("alert",), "invalid alert name: must not be empty"))
-    labels = {k: _text(v) for k, v in node.labels.items()}
-    annotations = {k: _text(v) for k, v in node.annotations.items()}
+    # Values are the file's text (`yes`, `010` stay so); a null is "", as in Prometheus.
+    labels = {k: v or "" for k, v in node.labels.items()}
+    annotations = {k: v or "" for k, v in node.annotations.items()}
     for kind, mapping in (("labels", labels), ("annotations", annotations)):
         for key, value in mapping.items():
             where = path + (kind, key)
@@ -231,9 +233,3 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
     )
     return rule, []
 
-
-def _text(value: str | int | float | bool) -> str:
-    """YAML may type `priority: 0` or `page: true`; Prometheus treats label values as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
