@@ -116,6 +116,37 @@ def test_sighup_with_broken_rules_keeps_the_last_good_rules(setup: Setup) -> Non
         assert [a.state.value for a in setup.alerts("SlowBurn")] == ["firing"]
 
 
+BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
+
+
+def test_sighup_with_invalid_utf8_or_an_alias_bomb_keeps_the_daemon_and_its_rules(setup: Setup) -> None:
+    setup.data.set("e2e_value", {}, 1)
+    hostile = [
+        (RULES.replace("SlowBurn", "Slow\udcffBurn").encode("utf-8", "surrogateescape"), ":6: invalid UTF-8"),
+        (BOMB.encode(), ":2: YAML aliases are not allowed (*a)"),
+    ]
+    with setup.daemon() as daemon:
+        wait_until(lambda: setup.alerts("SlowBurn"), 15, 0.1, "alert never became pending")
+        for content, where in hostile:
+            seen = len([e for e in daemon.events() if e["event"] == "reload_failed"])
+            setup.rules.write_bytes(content)
+            started = time.monotonic()
+            daemon.signal(signal.SIGHUP)
+            failed = wait_until(
+                lambda: [e for e in daemon.events() if e["event"] == "reload_failed"][seen:], 10, 0.05, "no reload_failed"
+            )
+            assert time.monotonic() - started < 2
+            assert failed[0]["problems"] == [p for p in failed[0]["problems"] if p.startswith(f"{setup.rules}{where}")]
+            assert failed[0]["problems"] and daemon.proc is not None and daemon.proc.poll() is None
+        # The previous rules still run: the pending alert fires on schedule, ticks go on.
+        wait_until(lambda: [a for a in setup.alerts("SlowBurn") if a.state.value == "firing"], 15, 0.2, "stopped")
+        ticks = len([e for e in daemon.events() if e["event"] == "group_evaluated"])
+        wait_until(lambda: len([e for e in daemon.events() if e["event"] == "group_evaluated"]) > ticks + 2, 10, 0.2, "no ticks")
+        assert not [e for e in daemon.events() if e["event"] in ("reload_crashed", "tick_failed")]
+
+
 def test_unreachable_prometheus_freezes_alerts_and_raises_its_own_alert(setup: Setup) -> None:
     setup.rules.write_text(RULES.replace("for: 8s", "for: 0s"))
     setup.data.set("e2e_value", {}, 1)
