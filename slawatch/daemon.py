@@ -45,6 +45,7 @@ from slawatch.notify.dispatcher import Dispatcher
 from slawatch.notify.messages import MessageRenderer, TemplateFailed
 from slawatch.notify.ratelimit import ChannelLimiter
 from slawatch.notify.senders import ConsoleSender, Sender, SlackSender
+from slawatch.redact import safe_url
 from slawatch.rules.alerting import TemplateContext
 from slawatch.rules.blind import ReachabilityTracker, blind_group
 from slawatch.rules.files import RuleGroup, RuleSet, load_rules
@@ -52,7 +53,7 @@ from slawatch.rules.group import GroupEvaluator
 from slawatch.rules.runner import GroupRunner, TicketPolicy
 from slawatch.source import PrometheusSource
 from slawatch.store import alert_states
-from slawatch.store.engine import make_engine, safe_url, upgrade
+from slawatch.store.engine import make_engine, upgrade
 from slawatch.web import HttpServer, make_app
 
 Clock = Callable[[], datetime]
@@ -125,7 +126,7 @@ class Daemon:
         upgrade(self.engine)
         self.log.info(
             "daemon_started",
-            prometheus=self.settings.prometheus.url,
+            prometheus=safe_url(self.settings.prometheus.url),
             database=safe_url(self.settings.database.url),
             groups=len(self._rules.groups),
             rules=self._rules.rule_count(),

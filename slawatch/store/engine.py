@@ -9,6 +9,9 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from slawatch.redact import safe_url  # re-exported: callers that mask database URLs import it here
+
+__all__ = ["MIGRATIONS", "make_engine", "safe_url", "upgrade"]
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
@@ -30,11 +33,6 @@ def make_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
-
-
-def safe_url(url: str) -> str:
-    """The URL with its password masked, for logs and errors."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _alembic_config(engine: Engine) -> Config:

@@ -51,6 +51,9 @@ class Setup:
     def daemon(self) -> DaemonProcess:
         return DaemonProcess(self.config, self.tmp / "daemon.log")
 
+    def log_path_text(self) -> str:
+        return (self.tmp / "daemon.log").read_text(errors="replace")
+
     def alerts(self, name: str) -> list[Alert]:
         return [a for a in list_alerts(self.db_url) if a.rule == name]
 
@@ -145,6 +148,33 @@ def test_sighup_with_invalid_utf8_or_an_alias_bomb_keeps_the_daemon_and_its_rule
         ticks = len([e for e in daemon.events() if e["event"] == "group_evaluated"])
         wait_until(lambda: len([e for e in daemon.events() if e["event"] == "group_evaluated"]) > ticks + 2, 10, 0.2, "no ticks")
         assert not [e for e in daemon.events() if e["event"] in ("reload_crashed", "tick_failed")]
+
+
+def test_credentials_in_the_prometheus_url_never_reach_the_log(setup: Setup) -> None:
+    """Prometheus ignores basic auth, so queries still work; `secret` must not be in stderr."""
+    port = setup.prom.url.rsplit(":", 1)[1]
+    config = setup.config.read_text()
+    setup.config.write_text(config.replace(setup.prom.url, f"http://slawatch:secret@127.0.0.1:{port}"))
+    setup.data.set("e2e_value", {}, 1)
+    with setup.daemon() as daemon:
+        wait_until(lambda: setup.alerts("SlowBurn"), 15, 0.1, "queries with credentials in the URL failed")
+        (started,) = [e for e in daemon.events() if e["event"] == "daemon_started"]
+        assert started["prometheus"] == f"http://slawatch:***@127.0.0.1:{port}"
+        daemon.signal(signal.SIGHUP)  # a reload logs what changed, never the URL
+        wait_until(lambda: [e for e in daemon.events() if e["event"] == "reload_succeeded"], 10, 0.1, "no reload")
+    # An invalid port makes requests quote the whole URL in its exception.
+    setup.config.write_text(config.replace(setup.prom.url, "http://slawatch:secret@127.0.0.1:99999"))
+    with setup.daemon() as daemon:
+        failed = wait_until(
+            lambda: [e for e in daemon.events() if e["event"] == "rule_query_failed"], 10, 0.1, "no query failure"
+        )
+        assert "http://slawatch:***@127.0.0.1:99999" in failed[0]["error"], failed[0]
+    check = subprocess.run(
+        [sys.executable, "-m", "slawatch", "check", "--prometheus", "--config", str(setup.config)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert check.returncode == 1 and "cannot ask Prometheus" in check.stderr and "***" in check.stderr
+    assert "secret" not in setup.log_path_text() + check.stdout + check.stderr
 
 
 def test_unreachable_prometheus_freezes_alerts_and_raises_its_own_alert(setup: Setup) -> None:
