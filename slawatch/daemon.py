@@ -47,6 +47,7 @@ from slawatch.notify.dispatcher import DeliveryObserver, Dispatcher, Failure
 from slawatch.notify.messages import MessageRenderer, TemplateFailed
 from slawatch.notify.ratelimit import ChannelLimiter
 from slawatch.notify.senders import ConsoleSender, Sender, SlackSender
+from slawatch.redact import safe_url
 from slawatch.rules.alerting import TemplateContext
 from slawatch.rules.blind import ReachabilityTracker, blind_group
 from slawatch.rules.files import RuleGroup, RuleSet, load_rules
@@ -55,7 +56,7 @@ from slawatch.rules.runner import GroupRunner, TicketPolicy
 from slawatch.source import PrometheusSource
 from slawatch.store import alert_states
 from slawatch.store import outbox as outbox_store
-from slawatch.store.engine import make_engine, safe_url, upgrade
+from slawatch.store.engine import make_engine, upgrade
 from slawatch.store.outbox import OutboxRow
 from slawatch.web import HttpServer, make_app
 
@@ -133,7 +134,7 @@ class Daemon:
         upgrade(self.engine)
         self.log.info(
             "daemon_started",
-            prometheus=self.settings.prometheus.url,
+            prometheus=safe_url(self.settings.prometheus.url),
             database=safe_url(self.settings.database.url),
             groups=len(self._rules.groups),
             rules=self._rules.rule_count(),

@@ -4,7 +4,9 @@ Works with any Prometheus-compatible query API (Prometheus, Thanos, Mimir,
 VictoriaMetrics) through prometheus-api-client, with one HTTP session reused for all
 queries and a timeout on each. Failures come back as QueryFailed with a reason that
 separates "could not reach Prometheus" (counts towards monitoring-blind) from "the
-query itself is wrong" (a problem of one rule).
+query itself is wrong" (a problem of one rule). A URL may carry `user:password@`
+(requests sends it as basic auth); every reason is redacted before it leaves here,
+because requests quotes the whole URL in some of its exceptions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from slawatch.model import FailureKind, Labels, QueryFailed, Sample
+from slawatch.redact import redact, url_secrets
 
 
 class PrometheusSource:
@@ -28,6 +31,7 @@ class PrometheusSource:
 
     def __init__(self, url: str, timeout: timedelta, pool_size: int = 8) -> None:
         self.url = url
+        self._secrets = url_secrets(url)
         self._timeout = timeout.total_seconds()
         session = requests.Session()
         self._client = PrometheusConnect(url=url, disable_ssl=False, session=session, timeout=self._timeout)
@@ -42,15 +46,15 @@ class PrometheusSource:
         try:
             result = self._client.custom_query(expr, params=params)
         except requests.Timeout as exc:
-            raise QueryFailed(FailureKind.UNREACHABLE, f"timeout after {self._timeout:g}s") from exc
+            raise self._failed(FailureKind.UNREACHABLE, f"timeout after {self._timeout:g}s") from exc
         except requests.RequestException as exc:
-            raise QueryFailed(FailureKind.UNREACHABLE, _short(exc)) from exc
+            raise self._failed(FailureKind.UNREACHABLE, str(exc)) from exc
         except PrometheusApiClientException as exc:
             status, error = _api_error(exc)
             kind = FailureKind.BAD_QUERY if status in (400, 422) else FailureKind.UNREACHABLE
-            raise QueryFailed(kind, f"HTTP {status}: {error}") from exc
+            raise self._failed(kind, f"HTTP {status}: {error}") from exc
         except ValueError as exc:  # a proxy answering 200 with something that is not JSON
-            raise QueryFailed(FailureKind.UNREACHABLE, f"invalid response: {exc}") from exc
+            raise self._failed(FailureKind.UNREACHABLE, f"invalid response: {exc}") from exc
         return to_samples(result)
 
     def check_expr(self, expr: str) -> str | None:
@@ -64,11 +68,15 @@ class PrometheusSource:
         except PrometheusApiClientException as exc:
             status, error = _api_error(exc)
             if status in (400, 422):
-                return error
-            raise QueryFailed(FailureKind.UNREACHABLE, f"HTTP {status}: {error}") from exc
+                return _short(redact(error, self._secrets))
+            raise self._failed(FailureKind.UNREACHABLE, f"HTTP {status}: {error}") from exc
         except requests.RequestException as exc:
-            raise QueryFailed(FailureKind.UNREACHABLE, _short(exc)) from exc
+            raise self._failed(FailureKind.UNREACHABLE, str(exc)) from exc
         return None
+
+    def _failed(self, kind: FailureKind, reason: str) -> QueryFailed:
+        """Redacted first, shortened after: a cut URL would no longer look like one."""
+        return QueryFailed(kind, _short(redact(reason, self._secrets)))
 
     def close(self) -> None:
         self._client.close()
@@ -103,15 +111,14 @@ def _api_error(exc: PrometheusApiClientException) -> tuple[int, str]:
     """
     match = re.match(r"HTTP Status Code (\d+) \((.*)\)$", str(exc), re.S)
     if not match:
-        return 0, _short(exc)
+        return 0, str(exc)
     status = int(match.group(1))
     try:
         body = json.loads(ast.literal_eval(match.group(2)))
         return status, str(body.get("error", body))
     except (ValueError, SyntaxError, AttributeError):
-        return status, _short(Exception(match.group(2)))
+        return status, match.group(2)
 
 
-def _short(exc: Exception) -> str:
-    text = str(exc)
+def _short(text: str) -> str:
     return text if len(text) <= 300 else text[:300] + "..."

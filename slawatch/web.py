@@ -46,7 +46,7 @@ RESOLVE_ACTION = "resolve"  # action_id of the Resolve button; a button's value 
 SLACK_PATH = "/slack/interactions"
 RESOLVE_NOTE = "resolved from Slack"
 MAX_BODY = 1024 * 1024  # Slack interaction payloads are a few KB; anything larger is not Slack
-_ACTOR_MAX = 255  # width of acknowledged_by / resolved_by / actor columns
+_ACTOR_MAX = 255  # a Slack actor (id and name) is cut to this many characters
 _MAX_TICKET_ID = 2**31 - 1  # tickets.id is a 32-bit integer on PostgreSQL
 _STOP_STEP = 0.05
 

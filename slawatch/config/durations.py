@@ -62,18 +62,25 @@ def format_duration(delta: timedelta) -> str:
     return "".join(parts)
 
 
+_SECONDS = re.compile(r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$")
+
+
 def _validate(value: Any) -> timedelta:
-    """Config values: a duration string, or a bare number of seconds."""
+    """Config values: a duration string, or a bare number of seconds (`30`, `1.5`)."""
     if isinstance(value, timedelta):
         return value
     if isinstance(value, bool):
         raise ValueError("expected a duration such as 15s, 1m, 2h")
-    if isinstance(value, (int, float)):
-        return timedelta(seconds=value)
     try:
+        if isinstance(value, (int, float)):
+            return timedelta(seconds=value)
+        if isinstance(value, str) and _SECONDS.match(value.strip()):
+            return timedelta(seconds=float(value))  # YAML scalars arrive as their text
         return parse_duration(value)
     except DurationError as exc:
         raise ValueError(str(exc)) from None
+    except OverflowError:
+        raise ValueError(f"duration out of range: {value}") from None
 
 
 Duration = Annotated[timedelta, BeforeValidator(_validate)]

@@ -3,7 +3,8 @@
 The format is Prometheus' own (`groups:` of `rules:` with `alert`, `expr`, `for`,
 `keep_firing_for`, `labels`, `annotations`); recording rules are accepted and skipped,
 so an unchanged Prometheus rule file loads. slawatch's extensions live in annotations
-named `slawatch_*`, which `promtool check rules` tolerates.
+named `slawatch_*`, which `promtool check rules` tolerates. Label and annotation values
+are the file's text, as Prometheus reads them (`yes` and `010` stay so; `~` is empty).
 
 Loading is all-or-nothing: every file is validated and all problems are reported,
 and a caller swaps in the new RuleSet only when there were none (a reload keeps the
@@ -37,11 +38,11 @@ class _RuleNode(BaseModel):
 
     record: str | None = None
     alert: str | None = None
-    expr: str | int | float
+    expr: str | None
     for_: Duration | None = Field(default=None, alias="for")
     keep_firing_for: Duration | None = None
-    labels: dict[str, str | int | float | bool] = Field(default_factory=dict)
-    annotations: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    labels: dict[str, str | None] = Field(default_factory=dict)
+    annotations: dict[str, str | None] = Field(default_factory=dict)
 
 
 class _GroupNode(BaseModel):
@@ -165,11 +166,13 @@ def parse_rule_file(located: Located, default_interval: timedelta) -> tuple[list
         if interval <= timedelta(0):
             problems.append(located.problem(path + ("interval",), "must be greater than 0s"))
         rules: list[AlertingRule] = []
+        named: dict[str, int] = {}  # rules of each name so far (linear, for 10,000-rule files)
         for ri, raw_rule in enumerate(node.rules):
             rule, rule_problems = _parse_rule(located, path + ("rules", ri), raw_rule)
             problems.extend(rule_problems)
             if rule is not None:
-                ordinal = sum(1 for r in rules if r.name == rule.name)
+                ordinal = named.get(rule.name, 0)
+                named[rule.name] = ordinal + 1
                 rules.append(replace(rule, ordinal=ordinal))
         groups.append(RuleGroup(node.name, located.file, interval, tuple(rules), node.limit))
     return groups, problems
@@ -181,7 +184,7 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
     except ValidationError as exc:
         return None, located.problems_from(exc, path)
     problems: list[Problem] = []
-    expr = str(node.expr).strip()
+    expr = (node.expr or "").strip()
     if not expr:
         problems.append(located.problem(path + ("expr",), "field 'expr' must be set in rule"))
     if node.record is not None:
@@ -201,8 +204,9 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
         return None, problems
     if not node.alert.strip():
         problems.append(located.problem(path + ("alert",), "invalid alert name: must not be empty"))
-    labels = {k: _text(v) for k, v in node.labels.items()}
-    annotations = {k: _text(v) for k, v in node.annotations.items()}
+    # Values are the file's text (`yes`, `010` stay so); a null is "", as in Prometheus.
+    labels = {k: v or "" for k, v in node.labels.items()}
+    annotations = {k: v or "" for k, v in node.annotations.items()}
     for kind, mapping in (("labels", labels), ("annotations", annotations)):
         for key, value in mapping.items():
             where = path + (kind, key)
@@ -235,9 +239,3 @@ def _parse_rule(located: Located, path: tuple, raw: Any) -> tuple[AlertingRule |
     )
     return rule, []
 
-
-def _text(value: str | int | float | bool) -> str:
-    """YAML may type `priority: 0` or `page: true`; Prometheus treats label values as text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)

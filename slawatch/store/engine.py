@@ -9,6 +9,9 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, NestedTransaction, create_engine, event
 from sqlalchemy.engine import make_url
 
+from slawatch.redact import safe_url  # re-exported: callers that mask database URLs import it here
+
+__all__ = ["MIGRATIONS", "make_engine", "safe_url", "savepoint", "upgrade"]
 # Inside the package: in the source tree a link to the top-level migrations/, in a wheel a copy.
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 
@@ -46,11 +49,6 @@ def savepoint(conn: Connection) -> NestedTransaction:
         if dbapi is not None and not dbapi.in_transaction:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
     return conn.begin_nested()
-
-
-def safe_url(url: str) -> str:
-    """The URL with its password masked, for logs and errors."""
-    return make_url(url).render_as_string(hide_password=True)
 
 
 def _alembic_config(engine: Engine) -> Config:

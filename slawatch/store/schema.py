@@ -2,6 +2,12 @@
 
 Timestamps are stored as naive UTC and handed out as aware UTC datetimes, so SQLite
 (which has no time zone type) and PostgreSQL behave the same.
+
+Text that comes from monitored systems (label values, and what is derived from them or
+from rule files: rule names, group keys, channels, actors) is `Text`, unbounded on
+PostgreSQL too (migration 0005): a `varchar(255)` failed every tick of an alert whose
+`service` label was longer. Fixed-vocabulary columns (status, priority, kinds) and
+slawatch's own keys keep their lengths.
 """
 
 from __future__ import annotations
@@ -9,7 +15,19 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import Column, DateTime, Float, ForeignKey, Index, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    literal_column,
+)
 from sqlalchemy.types import TypeDecorator
 
 metadata = MetaData(
@@ -43,8 +61,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 alert_state = Table(
     "alert_state",
     metadata,
-    Column("group_key", String(512), primary_key=True),
-    Column("rule", String(255), primary_key=True),
+    Column("group_key", Text, primary_key=True),
+    Column("rule", Text, primary_key=True),
     Column("fingerprint", String(16), primary_key=True),
     Column("labels", Text, nullable=False),  # JSON object
     Column("annotations", Text, nullable=False),  # JSON object
@@ -66,9 +84,9 @@ tickets = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("identity", String(64), nullable=False),
     Column("open_identity", String(64), nullable=True),
-    Column("group_key", String(512), nullable=False),
-    Column("rule_key", String(255), nullable=False),
-    Column("rule", String(255), nullable=False),
+    Column("group_key", Text, nullable=False),
+    Column("rule_key", Text, nullable=False),
+    Column("rule", Text, nullable=False),
     Column("priority", String(2), nullable=False),
     Column("status", String(16), nullable=False),
     Column("labels", Text, nullable=False),  # JSON: labels common to the ticket's series
@@ -76,19 +94,21 @@ tickets = Table(
     Column("series_count", Integer, nullable=False),
     Column("opened_at", UtcDateTime, nullable=False),
     Column("acknowledged_at", UtcDateTime, nullable=True),
-    Column("acknowledged_by", String(255), nullable=True),
+    Column("acknowledged_by", Text, nullable=True),
     Column("recovered_at", UtcDateTime, nullable=True),
     Column("resolved_at", UtcDateTime, nullable=True),
-    Column("resolved_by", String(255), nullable=True),
+    Column("resolved_by", Text, nullable=True),
     Column("resolution", String(16), nullable=True),  # verified | manual | rule_removed
     Column("response_due", UtcDateTime, nullable=False),
     Column("recovery_due", UtcDateTime, nullable=False),
     Column("response_warn_at", UtcDateTime, nullable=False),
     Column("recovery_warn_at", UtcDateTime, nullable=False),
     Column("verification_seconds", Float, nullable=False),
-    Column("channel", String(255), nullable=True),  # Slack route, decided at open
+    Column("channel", Text, nullable=True),  # Slack route, decided at open
     Column("escalation", Text, nullable=True),  # JSON: on-call chain snapshot at open
-    Column("service", String(255), nullable=True),  # the `service` label, for the monthly report
+    # The `service` label, for the monthly report; NULL when too long for an index entry
+    # (store.tickets.SERVICE_MAX_BYTES), and then the report reads the label instead.
+    Column("service", Text, nullable=True),
     Column("rule_removed_at", UtcDateTime, nullable=True),  # its rule left the rule files (migration 0005)
 )
 Index(None, tickets.c.open_identity, unique=True)
@@ -98,6 +118,19 @@ Index(None, tickets.c.opened_at)
 Index(None, tickets.c.service, tickets.c.opened_at, tickets.c.priority)
 Index(None, tickets.c.priority, tickets.c.opened_at)
 Index(None, tickets.c.priority, tickets.c.resolved_at)
+
+# Unresolved tickets, the deadline watcher's work every few seconds: a partial index, so
+# the watcher reads only the (few) unresolved rows, never the whole history. The
+# predicate is written with literals, and queries use this same expression: a bound
+# parameter would not let SQLite (or a generic PostgreSQL plan) prove that they match.
+UNRESOLVED_PREDICATE = tickets.c.status.in_([literal_column("'open'"), literal_column("'acknowledged'")])
+Index(
+    "ix_tickets_unresolved",
+    tickets.c.response_warn_at,
+    tickets.c.recovery_warn_at,
+    postgresql_where=UNRESOLVED_PREDICATE,
+    sqlite_where=UNRESOLVED_PREDICATE,
+)
 
 # The series (alert label sets) a ticket covers: one, or many for a `group_by` rule.
 ticket_series = Table(
@@ -118,7 +151,7 @@ ticket_events = Table(
     Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=False),
     Column("kind", String(32), nullable=False),
     Column("at", UtcDateTime, nullable=False),
-    Column("actor", String(255), nullable=True),
+    Column("actor", Text, nullable=True),
     Column("detail", Text, nullable=False),  # JSON object
     Column("dedup_key", String(128), nullable=True),
 )
@@ -135,7 +168,7 @@ notifications = Table(
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), nullable=True),
     Column("kind", String(16), nullable=False),  # opening | event | update | digest
-    Column("channel", String(255), nullable=False),
+    Column("channel", Text, nullable=False),
     Column("payload", Text, nullable=False),  # JSON
     Column("status", String(16), nullable=False),
     Column("attempts", Integer, nullable=False),
@@ -167,7 +200,7 @@ slack_threads = Table(
     "slack_threads",
     metadata,
     Column("ticket_id", Integer, ForeignKey("tickets.id", ondelete="CASCADE"), primary_key=True),
-    Column("channel", String(255), nullable=False),  # the channel id Slack answered with
+    Column("channel", Text, nullable=False),  # the channel id Slack answered with
     Column("ts", String(32), nullable=False),
     Column("own_message", Integer, nullable=False),  # 1: opening message (updatable), 0: digest
 )

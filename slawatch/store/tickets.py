@@ -18,9 +18,12 @@ from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket
 from slawatch.model import EventKind, Priority, Resolution, TicketStatus, TimelineEvent
 from slawatch.sla.deadlines import Deadlines
 from slawatch.store.engine import savepoint
-from slawatch.store.schema import UtcDateTime, ticket_events, ticket_series, tickets
+from slawatch.store.schema import UNRESOLVED_PREDICATE, UtcDateTime, ticket_events, ticket_series, tickets
 
 UNRESOLVED = (TicketStatus.OPEN.value, TicketStatus.ACKNOWLEDGED.value)
+# A btree entry holds at most ~2.7 kB on PostgreSQL; a longer `service` label (labels are
+# untrusted) is kept in `labels` only, and the report reads it from there.
+SERVICE_MAX_BYTES = 1024
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def insert_tickets(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> list[
     """
     if not rows:
         return []
-    conn.execute(insert(tickets), list(rows))
+    conn.execute(insert(tickets), [_indexable(r) for r in rows])
     ids: dict[str, int] = {}
     identities = [r["open_identity"] for r in rows]
     for start in range(0, len(identities), 1000):
@@ -247,6 +250,13 @@ def resolve_rule_removed(conn: Connection, ticket_id: int, at: datetime, recover
     return result.rowcount == 1
 
 
+def _indexable(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    service = row.get("service")
+    if service is not None and len(service.encode("utf-8", "surrogatepass")) > SERVICE_MAX_BYTES:
+        return {**row, "service": None}
+    return row
+
+
 def insert_series(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
     if rows:
         conn.execute(insert(ticket_series), list(rows))
@@ -334,10 +344,13 @@ def listing(conn: Connection, status: str | None = None, priority: str | None = 
 
 
 def with_due_warnings(conn: Connection, now: datetime) -> list[TicketRow]:
-    """Unresolved tickets with at least one warning instant reached: the watcher's work."""
+    """Unresolved tickets with at least one warning instant reached: the watcher's work.
+
+    Read through the partial index of unresolved tickets (`UNRESOLVED_PREDICATE`).
+    """
     query = select(*_TICKET_COLUMNS).where(
         and_(
-            tickets.c.status.in_(UNRESOLVED),
+            UNRESOLVED_PREDICATE,
             (tickets.c.response_warn_at <= now) | (tickets.c.recovery_warn_at <= now),
         )
     )

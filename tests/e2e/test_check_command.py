@@ -30,6 +30,23 @@ def test_broken_rule_file_prints_file_line_and_exits_1(tmp_path: Path) -> None:
     assert f"{bad}:6: groups.0.rules.0.for: not a valid duration string" in result.stderr
 
 
+def test_hostile_yaml_is_reported_with_file_and_line_and_exits_1(tmp_path: Path) -> None:
+    """Invalid UTF-8, an alias bomb, a list as a key and an oversized file: all four, one run."""
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "a-utf8.yaml").write_bytes(b"groups:\n  - name: g\n    rules:\n      - alert: \xff\n        expr: up\n")
+    (rules / "b-bomb.yaml").write_text("a: &a [lol, lol]\nb: &b [*a, *a]\nc: [*b, *b]\n")
+    (rules / "c-key.yaml").write_text("groups:\n  - name: g\n    rules:\n      - alert: A\n        [expr]: up\n")
+    (rules / "d-big.yaml").write_bytes(b"#" * (10 * 1024 * 1024 + 1))
+    result = check(cwd=tmp_path)
+    assert result.returncode == 1
+    assert f"{rules / 'a-utf8.yaml'}:4: invalid UTF-8: byte 0xff at offset 46" in result.stderr
+    assert f"{rules / 'b-bomb.yaml'}:2: YAML aliases are not allowed (*a)" in result.stderr
+    assert f"{rules / 'c-key.yaml'}:5: a mapping key must be a scalar, not a sequence" in result.stderr
+    assert f"{rules / 'd-big.yaml'}: file is larger than the 10 MiB limit" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_bad_config_key_exits_1(tmp_path: Path) -> None:
     config = tmp_path / "c.yaml"
     config.write_text("rules:\n  evaluation_interval: 15s\n  pathz: []\n")

@@ -51,6 +51,9 @@ class Setup:
     def daemon(self) -> DaemonProcess:
         return DaemonProcess(self.config, self.tmp / "daemon.log")
 
+    def log_path_text(self) -> str:
+        return (self.tmp / "daemon.log").read_text(errors="replace")
+
     def alerts(self, name: str) -> list[Alert]:
         return [a for a in list_alerts(self.db_url) if a.rule == name]
 
@@ -114,6 +117,64 @@ def test_sighup_with_broken_rules_keeps_the_last_good_rules(setup: Setup) -> Non
         daemon.signal(signal.SIGHUP)
         wait_until(lambda: setup.alerts("Added"), 10, 0.1, "reloaded rule never evaluated")
         assert [a.state.value for a in setup.alerts("SlowBurn")] == ["firing"]
+
+
+BOMB = 'a: &a ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]\n' + "".join(
+    f"{c}: &{c} [*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p},*{p}]\n" for p, c in zip("abcdefgh", "bcdefghi")
+)
+
+
+def test_sighup_with_invalid_utf8_or_an_alias_bomb_keeps_the_daemon_and_its_rules(setup: Setup) -> None:
+    setup.data.set("e2e_value", {}, 1)
+    hostile = [
+        (RULES.replace("SlowBurn", "Slow\udcffBurn").encode("utf-8", "surrogateescape"), ":6: invalid UTF-8"),
+        (BOMB.encode(), ":2: YAML aliases are not allowed (*a)"),
+    ]
+    with setup.daemon() as daemon:
+        wait_until(lambda: setup.alerts("SlowBurn"), 15, 0.1, "alert never became pending")
+        for content, where in hostile:
+            seen = len([e for e in daemon.events() if e["event"] == "reload_failed"])
+            setup.rules.write_bytes(content)
+            started = time.monotonic()
+            daemon.signal(signal.SIGHUP)
+            failed = wait_until(
+                lambda seen=seen: [e for e in daemon.events() if e["event"] == "reload_failed"][seen:], 10, 0.05, "no reload_failed"
+            )
+            assert time.monotonic() - started < 2
+            assert failed[0]["problems"] == [p for p in failed[0]["problems"] if p.startswith(f"{setup.rules}{where}")]
+            assert failed[0]["problems"] and daemon.proc is not None and daemon.proc.poll() is None
+        # The previous rules still run: the pending alert fires on schedule, ticks go on.
+        wait_until(lambda: [a for a in setup.alerts("SlowBurn") if a.state.value == "firing"], 15, 0.2, "stopped")
+        ticks = len([e for e in daemon.events() if e["event"] == "group_evaluated"])
+        wait_until(lambda: len([e for e in daemon.events() if e["event"] == "group_evaluated"]) > ticks + 2, 10, 0.2, "no ticks")
+        assert not [e for e in daemon.events() if e["event"] in ("reload_crashed", "tick_failed")]
+
+
+def test_credentials_in_the_prometheus_url_never_reach_the_log(setup: Setup) -> None:
+    """Prometheus ignores basic auth, so queries still work; `secret` must not be in stderr."""
+    port = setup.prom.url.rsplit(":", 1)[1]
+    config = setup.config.read_text()
+    setup.config.write_text(config.replace(setup.prom.url, f"http://slawatch:secret@127.0.0.1:{port}"))
+    setup.data.set("e2e_value", {}, 1)
+    with setup.daemon() as daemon:
+        wait_until(lambda: setup.alerts("SlowBurn"), 15, 0.1, "queries with credentials in the URL failed")
+        (started,) = [e for e in daemon.events() if e["event"] == "daemon_started"]
+        assert started["prometheus"] == f"http://slawatch:***@127.0.0.1:{port}"
+        daemon.signal(signal.SIGHUP)  # a reload logs what changed, never the URL
+        wait_until(lambda: [e for e in daemon.events() if e["event"] == "reload_succeeded"], 10, 0.1, "no reload")
+    # An invalid port makes requests quote the whole URL in its exception.
+    setup.config.write_text(config.replace(setup.prom.url, "http://slawatch:secret@127.0.0.1:99999"))
+    with setup.daemon() as daemon:
+        failed = wait_until(
+            lambda: [e for e in daemon.events() if e["event"] == "rule_query_failed"], 10, 0.1, "no query failure"
+        )
+        assert "http://slawatch:***@127.0.0.1:99999" in failed[0]["error"], failed[0]
+    check = subprocess.run(
+        [sys.executable, "-m", "slawatch", "check", "--prometheus", "--config", str(setup.config)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert check.returncode == 1 and "cannot ask Prometheus" in check.stderr and "***" in check.stderr
+    assert "secret" not in setup.log_path_text() + check.stdout + check.stderr
 
 
 def test_unreachable_prometheus_freezes_alerts_and_raises_its_own_alert(setup: Setup) -> None:

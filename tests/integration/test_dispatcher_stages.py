@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 import pytest
+from slawatch.notify.stages.order import TicketOrder
 from sqlalchemy import Engine, delete
 
 from slawatch.incidents import reconcile as incidents
@@ -27,7 +28,6 @@ from slawatch.notify.senders import Posted, Sender, SendFailed
 from slawatch.notify.stages import Delivery, Done, Wait
 from slawatch.notify.stages.dedup import AlreadySent
 from slawatch.notify.stages.mark import MarkSent
-from slawatch.notify.stages.order import TicketOrder
 from slawatch.notify.stages.send import RenderAndSend
 from slawatch.notify.stages.thread import LoadContext, ticket_facts
 from slawatch.notify.stages.throttle import ChannelRate

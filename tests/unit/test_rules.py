@@ -177,3 +177,40 @@ def test_files_that_would_share_a_relative_name_keep_their_absolute_paths(tmp_pa
     found = keys([tmp_path / "a" / "rules.yaml", tmp_path / "b" / "rules.yaml"], tmp_path / "elsewhere")
     assert found == [f"{tmp_path / 'a' / 'rules.yaml'};api", f"{tmp_path / 'b' / 'rules.yaml'};api"]
     assert keys([tmp_path / "*" / "rules.yaml"], tmp_path) == ["a/rules.yaml;api", "b/rules.yaml;api"]
+
+
+def test_label_and_annotation_values_keep_their_text_as_in_prometheus(tmp_path: Path) -> None:
+    """Go's yaml.v3 gives Prometheus the scalar's text for a string; YAML 1.1 would not."""
+    path = write(
+        tmp_path,
+        "groups:\n  - name: 010\n    interval: 30s\n    limit: 10\n    rules:\n"
+        "      - alert: yes\n        expr: 1\n        for: 5m\n        keep_firing_for: 90\n"
+        "        labels: {a: yes, b: 010, c: 1.10, d: 1:30, e: 0x1F, f: on, g: 2026-12-24, h: ~, i: '~', j: 1e3}\n"
+        "        annotations:\n          summary: no\n          count: 007\n          empty:\n",
+    )
+    (group,) = load_rules([str(path)], DEFAULT).groups
+    (rule,) = group.rules
+    assert (group.name, group.interval, group.limit) == ("010", timedelta(seconds=30), 10)
+    assert (rule.name, rule.expr, rule.for_, rule.keep_firing_for) == ("yes", "1", timedelta(minutes=5), timedelta(seconds=90))
+    assert rule.labels == {
+        "a": "yes", "b": "010", "c": "1.10", "d": "1:30", "e": "0x1F", "f": "on", "g": "2026-12-24",
+        "h": "", "i": "~", "j": "1e3",
+    }
+    assert rule.annotations == {"summary": "no", "count": "007", "empty": ""}
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("groups:\n  - name: g\n    rules:\n      - &r {alert: A, expr: up}\n      - *r\n",
+         "r.yaml:5: YAML aliases are not allowed (*r)"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels:\n          [a]: b\n",
+         "r.yaml:7: a mapping key must be a scalar, not a sequence"),
+        ("groups:\n  - name: g\n    rules:\n      - alert: A\n        expr: up\n        labels: {a: [1]}\n",
+         "r.yaml:6: groups.0.rules.0.labels.a: Input should be a valid string"),
+    ],
+    ids=["alias", "list as key", "list as label value"],
+)
+def test_yaml_that_prometheus_would_not_read_as_text_is_a_problem(tmp_path: Path, text: str, expected: str) -> None:
+    found = problems(tmp_path, text)
+    assert any(p.startswith(expected) for p in found), found
