@@ -154,7 +154,8 @@ def test_ten_thousand_rows_in_one_channel_do_not_delay_a_p0_in_another(desk: Des
     # a P0 in the busy channel itself jumps its queue
     opened = desk.open(down("core:80", service="busy", priority="P0"))
     assert posted_within(desk.slack, "#busy", opened, 3.0, "core:80 is down") < 3.0
-    assert len(desk.slack.messages("#busy")) < 20  # still rate-limited: far from drained
+    with desk.engine.connect() as conn:
+        assert outbox_store.pending_count(conn) > 9_000  # it went ahead of a backlog still there
 
 
 def test_a_template_failing_for_one_ticket_does_not_stop_the_others(db_url: str, slack: SlackApiServer,
