@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
@@ -219,6 +219,10 @@ class Dispatcher:
             outcome = run_stages(stages, delivery)
         except Exception as exc:  # one bad row never stops the rest
             failure = failure_action(exc, row.attempts + 1, self.max_attempts, delivery.marked_sending)
+            if not delivery.marked_sending:
+                # Failed before the send was under way, so nothing of this pass reached Slack: a row
+                # left `sending` by a crash still needs its lookup, a pending row was never posted.
+                failure = replace(failure, status=row.status)
             self._failed(row, failure, exc, delivery)
             level = bound.error if failure.dead_letter else bound.warning
             level("notification_dead_lettered" if failure.dead_letter else "notification_failed",

@@ -777,6 +777,47 @@ def test_drain_does_not_post_twice_when_slacks_reply_was_lost(world: World) -> N
     assert world.thread(t1) == outbox.Thread(t1, "C0ALERTS", "1.000", True)
 
 
+@pytest.mark.parametrize("ambiguous", [False, True], ids=["rate-limited", "connection error"])
+def test_a_row_left_sending_that_fails_before_its_lookup_stays_sending(world: World, ambiguous: bool) -> None:
+    """A row left `sending` by a crash whose next pass fails before Slack was asked (here the email
+    lookup of its mention) still may be in Slack: it stays `sending`, so the pass after looks it up
+    and does not post it a second time."""
+    (t1,) = world.open_tickets("a:80")
+    opening = world.queue(t1, NotificationKind.OPENING, {"mentions": ["carol@example.com"]})
+    world.mark(opening.id, OutboxStatus.SENDING)
+    sender = FakeSender(world.engine)
+    sender.found[opening.id] = Posted("C0ALERTS", "3.000")  # the crashed pass had posted it
+    sender.email_error = SendFailed("slack error 429: ratelimited", retry_after=1.0, ambiguous=ambiguous,
+                                    code="ratelimited")
+    clock = Clock(T0)
+    dispatcher = _dispatcher(world, sender, clock)
+
+    dispatcher.drain()
+    assert world.get(opening.id).status is OutboxStatus.SENDING
+    clock.now += timedelta(seconds=1)
+    _drain(dispatcher)
+    assert sender.calls == [] and world.get(opening.id).status is OutboxStatus.SENT
+    assert world.thread(t1) == outbox.Thread(t1, "C0ALERTS", "3.000", True)
+
+
+def test_a_pending_row_that_fails_before_it_is_marked_sending_stays_pending(world: World) -> None:
+    """An ambiguous failure of something other than the post (the email lookup timing out) says
+    nothing about the post, which was never made: the row stays pending and is posted once."""
+    (t1,) = world.open_tickets("a:80")
+    opening = world.queue(t1, NotificationKind.OPENING, {"mentions": ["carol@example.com"]}, channel="#private")
+    sender = FakeSender(world.engine)
+    sender.email_error = SendFailed("connection error: ReadTimeout", ambiguous=True)
+    clock = Clock(T0)
+    dispatcher = _dispatcher(world, sender, clock)
+
+    dispatcher.drain()
+    assert world.get(opening.id).status is OutboxStatus.PENDING
+    clock.now += timedelta(seconds=1)
+    _drain(dispatcher)
+    assert [(c.method, c.channel) for c in sender.calls] == [("post", "#private")] and sender.finds == []
+    assert world.get(opening.id).status is OutboxStatus.SENT
+
+
 def test_one_row_that_raises_does_not_stop_the_others_and_is_dead_lettered_after_max_attempts(world: World) -> None:
     """A sender raising RuntimeError for one ticket backs that row off (it stays `sending`: the
     exception came after it was marked, so each retry first looks it up) while every other ticket's
