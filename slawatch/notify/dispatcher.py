@@ -51,7 +51,9 @@ log = structlog.get_logger()
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
     """1 s, 2 s, 4 s ... capped at a minute, never shorter than Slack's Retry-After."""
-    delay = min(MAX_BACKOFF, timedelta(seconds=2 ** max(0, attempts - 1)))
+    # The exponent is capped too: a transient error is retried forever and its attempts keep
+    # counting, and 2 ** 47 seconds is more than a timedelta holds (OverflowError).
+    delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(max(0, attempts - 1), 16)))
     return max(delay, timedelta(seconds=retry_after or 0))
 
 

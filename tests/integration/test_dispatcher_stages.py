@@ -818,6 +818,22 @@ def test_a_pending_row_that_fails_before_it_is_marked_sending_stays_pending(worl
     assert world.get(opening.id).status is OutboxStatus.SENT
 
 
+def test_a_row_failing_transiently_for_hours_is_still_backed_off_and_holds_up_nothing(world: World) -> None:
+    """A transient error is retried however long it lasts, and its attempts keep counting: the
+    hundredth attempt backs off a minute like the tenth, and the other rows of the pass still go."""
+    t1, t2 = world.open_tickets("a:80", "b:80")
+    stuck = world.mark(world.queue(t1, NotificationKind.OPENING, priority=Priority.P0).id, OutboxStatus.PENDING,
+                       attempts=99)
+    other = world.queue(t2, NotificationKind.OPENING)
+    sender = FakeSender(world.engine)
+    sender.fail[stuck.id] = SendFailed("slack error 503: service_unavailable", code="service_unavailable")
+    clock = Clock(T0)
+    _drain(_dispatcher(world, sender, clock))
+    failed = world.get(stuck.id)
+    assert (failed.status, failed.attempts, failed.next_attempt_at) == (OutboxStatus.PENDING, 100, T0 + timedelta(minutes=1))
+    assert [c.outbox_id for c in sender.calls] == [other.id]
+
+
 def test_one_row_that_raises_does_not_stop_the_others_and_is_dead_lettered_after_max_attempts(world: World) -> None:
     """A sender raising RuntimeError for one ticket backs that row off (it stays `sending`: the
     exception came after it was marked, so each retry first looks it up) while every other ticket's

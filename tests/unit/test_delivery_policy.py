@@ -113,15 +113,17 @@ def test_failure_action_keeps_a_row_sending_only_when_slack_may_have_it(
 
 @pytest.mark.parametrize(
     "attempts, retry_after, expected",
-    [(1, None, 1), (2, None, 2), (3, None, 4), (10, None, 60), (1, 30.0, 30), (7, 5.0, 60), (1, 120.0, 120)],
-    ids=["first", "second", "third", "capped", "retry-after wins", "backoff wins", "retry-after past the cap"],
+    [(1, None, 1), (2, None, 2), (3, None, 4), (10, None, 60), (1, 30.0, 30), (7, 5.0, 60), (1, 120.0, 120),
+     (48, None, 60), (100_000, 2.0, 60)],
+    ids=["first", "second", "third", "capped", "retry-after wins", "backoff wins", "retry-after past the cap",
+         "after 40 minutes of outage", "after days of outage"],
 )
 def test_backoff_doubles_is_capped_and_honours_retry_after(attempts: int, retry_after: float | None,
                                                            expected: int) -> None:
     assert backoff(attempts, retry_after) == timedelta(seconds=expected)
 
 
-@given(attempts=st.integers(min_value=1, max_value=40),
+@given(attempts=st.integers(min_value=1, max_value=10**4),
        retry_after=st.none() | st.floats(min_value=0, max_value=3600))
 def test_backoff_never_shrinks_stays_capped_and_never_undercuts_retry_after(
     attempts: int, retry_after: float | None
