@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Callable, Sequence
 
@@ -51,7 +51,9 @@ log = structlog.get_logger()
 
 def backoff(attempts: int, retry_after: float | None) -> timedelta:
     """1 s, 2 s, 4 s ... capped at a minute, never shorter than Slack's Retry-After."""
-    delay = min(MAX_BACKOFF, timedelta(seconds=2 ** max(0, attempts - 1)))
+    # The exponent is capped too: a transient error is retried forever and its attempts keep
+    # counting, and 2 ** 47 seconds is more than a timedelta holds (OverflowError).
+    delay = min(MAX_BACKOFF, timedelta(seconds=2 ** min(max(0, attempts - 1), 16)))
     return max(delay, timedelta(seconds=retry_after or 0))
 
 
@@ -219,6 +221,10 @@ class Dispatcher:
             outcome = run_stages(stages, delivery)
         except Exception as exc:  # one bad row never stops the rest
             failure = failure_action(exc, row.attempts + 1, self.max_attempts, delivery.marked_sending)
+            if not delivery.marked_sending:
+                # Failed before the send was under way, so nothing of this pass reached Slack: a row
+                # left `sending` by a crash still needs its lookup, a pending row was never posted.
+                failure = replace(failure, status=row.status)
             self._failed(row, failure, exc, delivery)
             level = bound.error if failure.dead_letter else bound.warning
             level("notification_dead_lettered" if failure.dead_letter else "notification_failed",

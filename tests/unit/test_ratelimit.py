@@ -1,12 +1,9 @@
-"""Per-channel token bucket and outbox backoff, with explicit times."""
-
-from datetime import timedelta
+"""Per-channel token bucket, with explicit times (the outbox backoff: test_delivery_policy)."""
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from slawatch.notify.dispatcher import MAX_BACKOFF, backoff
 from slawatch.notify.ratelimit import ChannelLimiter, TokenBucket
 
 
@@ -34,13 +31,3 @@ def test_never_more_than_capacity_plus_rate_times_elapsed(gaps: list[float]) -> 
         if bucket.take(now) == 0.0:
             sent += 1
     assert sent <= 3 + now * 1.0 + 1e-9
-
-
-@pytest.mark.parametrize(
-    "attempts, retry_after, expected",
-    [(1, None, 1), (2, None, 2), (3, None, 4), (10, None, 60), (1, 30.0, 30), (7, 5.0, 60)],
-    ids=["first", "second", "third", "capped", "retry-after wins", "backoff wins"],
-)
-def test_backoff_doubles_is_capped_and_honours_retry_after(attempts: int, retry_after: float | None, expected: int) -> None:
-    assert backoff(attempts, retry_after) == timedelta(seconds=expected)
-    assert backoff(attempts, None) <= MAX_BACKOFF
