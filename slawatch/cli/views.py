@@ -122,8 +122,8 @@ def render_detail(d: dict[str, Any]) -> str:
         "  labels:       " + _labels(d["labels"]),
         f"  service:      {safe(d['service'] or '-')}",
         f"  opened:       {d['opened_at']}",
-        f"  response due: {d['response_due']}  {d['response']}",
-        f"  recovery due: {d['recovery_due']}  {d['recovery']}",
+        f"  response:     {d['response']}, due {d['response_due']}",
+        f"  recovery:     {d['recovery']}, due {d['recovery_due']}",
         f"  acknowledged: {at('acknowledged_at')} by {safe(d['acknowledged_by'] or '-')}",
         f"  recovered:    {at('recovered_at')}",
         f"  resolved:     {at('resolved_at')} ({d['resolution'] or '-'})"
