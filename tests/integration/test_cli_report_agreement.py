@@ -67,7 +67,7 @@ def _random_cases(n: int, seed_value: int = 15) -> list[Case]:
         age = timedelta(seconds=rng.randrange(60, 10 * 86400))
         until = age.total_seconds()
 
-        def maybe(p: float, lo: float, hi: float) -> timedelta | None:
+        def maybe(p: float, lo: float, hi: float, until: float = until) -> timedelta | None:
             at = rng.uniform(lo, hi)
             return timedelta(seconds=at) if rng.random() < p and at < until else None
 
