@@ -1,21 +1,29 @@
 """`slawatch check`: validate config and rule files, optionally with Prometheus' parser.
 
 Collects every problem rather than stopping at the first, so one run of `check` in
-CI shows everything wrong with a change.
+CI shows everything wrong with a change. Problems quote values from rule files (label
+values included), so each line is printed terminal-safe.
+
+The library is imported when the command runs, so that `slawatch --help` and shell
+completion, which import every command module, start quickly.
 """
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
-from slawatch.config.located import InputError, Problem
-from slawatch.config.settings import Settings, load_settings
-from slawatch.model import QueryFailed
-from slawatch.notify.messages import MessageRenderer, TemplateFailed
-from slawatch.rules.files import RuleSet, load_rules
-from slawatch.sla.classify import Classification, InvalidPriority, Reason, classify
-from slawatch.source import PrometheusSource
+import click
+
+from slawatch.cli.common import config_option
+
+if TYPE_CHECKING:
+    from slawatch.config.located import Problem
+    from slawatch.config.settings import Settings
+    from slawatch.rules.files import RuleSet
+    from slawatch.sla.classify import Classification
 
 
 @dataclass
@@ -35,6 +43,11 @@ class CheckReport:
 
 
 def check_all(config_file: str | None, ask_prometheus: bool = False) -> CheckReport:
+    from slawatch.config.located import InputError, Problem
+    from slawatch.config.settings import load_settings
+    from slawatch.notify.messages import MessageRenderer, TemplateFailed
+    from slawatch.rules.files import load_rules
+
     report = CheckReport()
     try:
         settings = load_settings(config_file)
@@ -66,6 +79,8 @@ def check_classification(rules: RuleSet, policy: Classification) -> tuple[list[P
 
     Labels with templates are decided per alert at run time and are not judged here.
     """
+    from slawatch.config.located import Problem
+    from slawatch.sla.classify import InvalidPriority, Reason, classify
     errors, warnings = [], []
     for group in rules.groups:
         for rule in group.rules:
@@ -90,6 +105,9 @@ def check_classification(rules: RuleSet, policy: Classification) -> tuple[list[P
 
 def check_promql(settings: Settings, rules: RuleSet) -> list[Problem]:
     """Have the configured Prometheus parse every rule's expr; one problem per bad rule."""
+    from slawatch.config.located import Problem
+    from slawatch.model import QueryFailed
+    from slawatch.source import PrometheusSource
     source = PrometheusSource(settings.prometheus.url, max(settings.prometheus.timeout, timedelta(seconds=5)))
     problems = []
     try:
@@ -103,3 +121,24 @@ def check_promql(settings: Settings, rules: RuleSet) -> list[Problem]:
     finally:
         source.close()
     return problems
+
+
+@click.command("check")
+@config_option
+@click.option("--prometheus", "ask_prometheus", is_flag=True, help="Also have Prometheus parse every expr.")
+def command(config_file: str | None, ask_prometheus: bool) -> None:
+    """Validate the config and every rule file; exit 1 on any problem.
+
+    Prints each problem as file:line: field: problem, then OK or FAILED.
+
+    \b
+    Examples:
+      slawatch check
+      slawatch check --config /etc/slawatch/slawatch.yaml --prometheus
+    """
+    from slawatch.cli.terminal import safe
+
+    report = check_all(config_file, ask_prometheus)
+    for line in report.lines():
+        click.echo(safe(line), err=not line.startswith("OK"))
+    sys.exit(1 if report.errors else 0)

@@ -58,8 +58,8 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeEngine
 
 from slawatch.model import Priority, Resolution
-from slawatch.report.dialect import Collect, Label, Seconds, elements
 from slawatch.report.percentiles import Band, Target
+from slawatch.store.dialect import Collect, Label, Seconds, elements
 from slawatch.store.schema import UtcDateTime
 from slawatch.store.schema import tickets as t
 

@@ -4,24 +4,46 @@
   resolved before anyone acknowledged it counts as responded at its resolution;
 - recovery is met when the verified recovery (first clear time) came by
   `recovery_due`; a manual resolution without a recorded clear counts at its time.
-Both are None while undecided. Pure.
+Both are None while undecided: `Outcome.PENDING`, the word the report uses, as
+`met` and `breached` are. Pure.
 """
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass
 from datetime import datetime
 
 from slawatch.model import Resolution
 from slawatch.sla.deadlines import Deadlines, recovery_met, response_met
 
-__all__ = ["Outcomes", "outcomes"]
+__all__ = ["Outcome", "Outcomes", "outcomes"]
+
+
+class Outcome(enum.StrEnum):
+    """A deadline's outcome as the report counts it (`response_met`, `_breached`, `_pending`)."""
+
+    MET = "met"
+    BREACHED = "breached"
+    PENDING = "pending"
+
+    @classmethod
+    def of(cls, met: bool | None) -> "Outcome":
+        return cls.PENDING if met is None else cls.MET if met else cls.BREACHED
 
 
 @dataclass(frozen=True)
 class Outcomes:
     response_met: bool | None
     recovery_met: bool | None
+
+    @property
+    def response(self) -> Outcome:
+        return Outcome.of(self.response_met)
+
+    @property
+    def recovery(self) -> Outcome:
+        return Outcome.of(self.recovery_met)
 
 
 def outcomes(

@@ -7,16 +7,19 @@ ticket changes, alert state and outbox rows commit together.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence
 
-from sqlalchemy import ColumnElement, Connection, and_, func, insert, literal, select, update
+from sqlalchemy import Connection, String, and_, func, insert, literal, or_, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket
 from slawatch.model import EventKind, Priority, Resolution, TicketStatus, TimelineEvent
 from slawatch.sla.deadlines import Deadlines
+from slawatch.store.dialect import Label
 from slawatch.store.engine import savepoint
 from slawatch.store.schema import UNRESOLVED_PREDICATE, UtcDateTime, ticket_events, ticket_series, tickets
 
@@ -24,6 +27,16 @@ UNRESOLVED = (TicketStatus.OPEN.value, TicketStatus.ACKNOWLEDGED.value)
 # A btree entry holds at most ~2.7 kB on PostgreSQL; a longer `service` label (labels are
 # untrusted) is kept in `labels` only, and the report reads it from there.
 SERVICE_MAX_BYTES = 1024
+_PLAIN_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
+
+
+def label_value(name: str) -> ColumnElement[str]:
+    """SQL for the value of label `name` of a ticket (a plain Prometheus label name)."""
+    if not _PLAIN_NAME.fullmatch(name):
+        raise ValueError(f"not a plain label name: {name!r}")
+    return Label(tickets.c.labels, literal(name, String()))
+
+
 
 
 @dataclass(frozen=True)
@@ -60,17 +73,26 @@ class TicketRow:
         return Deadlines(self.response_due, self.recovery_due, self.response_warn_at, self.recovery_warn_at)
 
 
-_TICKET_COLUMNS = [tickets.c[name] for name in TicketRow.__dataclass_fields__]
+_FIELDS = list(TicketRow.__dataclass_fields__)
+_TICKET_COLUMNS = [tickets.c[name] for name in _FIELDS]
+# Positions of the columns parsed on the way out; enums by dict lookup (a million rows
+# stream through here for `tickets list --format jsonl`, and Enum() calls are slow).
+_LABELS, _ANNOTATIONS, _PRIORITY, _STATUS, _RESOLUTION = (
+    _FIELDS.index(n) for n in ("labels", "annotations", "priority", "status", "resolution")
+)
+_PRIORITIES = {p.value: p for p in Priority}
+_STATUSES = {s.value: s for s in TicketStatus}
+_RESOLUTIONS = {r.value: r for r in Resolution}
 
 
-def _ticket(row: Any) -> TicketRow:
-    values = dict(row._mapping)
-    values["labels"] = json.loads(values["labels"])
-    values["annotations"] = json.loads(values["annotations"])
-    values["priority"] = Priority(values["priority"])
-    values["status"] = TicketStatus(values["status"])
-    values["resolution"] = Resolution(values["resolution"]) if values["resolution"] else None
-    return TicketRow(**values)
+def _ticket(row: Any, labels: dict[str, str] | None = None) -> TicketRow:
+    values = list(row)
+    values[_LABELS] = json.loads(values[_LABELS]) if labels is None else labels
+    values[_ANNOTATIONS] = json.loads(values[_ANNOTATIONS])
+    values[_PRIORITY] = _PRIORITIES[values[_PRIORITY]]
+    values[_STATUS] = _STATUSES[values[_STATUS]]
+    values[_RESOLUTION] = _RESOLUTIONS[values[_RESOLUTION]] if values[_RESOLUTION] else None
+    return TicketRow(*values)
 
 
 def open_for_group(conn: Connection, group_key: str) -> list[OpenTicket]:
@@ -334,13 +356,89 @@ def series(conn: Connection, ticket: TicketRow) -> list[dict[str, str]]:
     return [json.loads(r.labels) for r in rows] or [ticket.labels]
 
 
-def listing(conn: Connection, status: str | None = None, priority: str | None = None, limit: int = 1000) -> list[TicketRow]:
-    query = select(*_TICKET_COLUMNS).order_by(tickets.c.id.desc()).limit(limit)
-    if status:
-        query = query.where(tickets.c.status == status)
-    if priority:
-        query = query.where(tickets.c.priority == priority)
-    return [_ticket(r) for r in conn.execute(query)]
+@dataclass(frozen=True)
+class TicketFilter:
+    """Which tickets a listing returns; every field is a SQL condition (None: any).
+
+    `service` is the column, or the `service` label where the column is NULL (rows
+    written by a daemon older than the column), as the monthly report reads it.
+    `label_values` narrows by exact, non-empty label values in SQL (a prefilter: the
+    caller's own label predicate still decides).
+    """
+
+    status: str | None = None
+    priority: str | None = None
+    rule: str | None = None
+    service: str | None = None
+    opened_since: datetime | None = None  # inclusive
+    opened_until: datetime | None = None  # exclusive
+    label_values: Mapping[str, str] = field(default_factory=dict)
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        c = tickets.c
+        out: list[ColumnElement[bool]] = []
+        if self.status:
+            out.append(c.status == self.status)
+        if self.priority:
+            out.append(c.priority == self.priority)
+        if self.rule:
+            out.append(c.rule == self.rule)
+        if self.service:
+            out.append(or_(c.service == self.service, and_(c.service.is_(None), label_value("service") == self.service)))
+        if self.opened_since:
+            out.append(c.opened_at >= self.opened_since)
+        if self.opened_until:
+            out.append(c.opened_at < self.opened_until)
+        out.extend(
+            label_value(name) == value for name, value in self.label_values.items() if value and _PLAIN_NAME.fullmatch(name)
+        )
+        return out
+
+
+LabelPredicate = Callable[[Mapping[str, str]], bool]
+STREAM_BATCH = 1000  # rows fetched per round trip while streaming (a server-side cursor on PostgreSQL)
+
+
+def stream(
+    conn: Connection, which: TicketFilter = TicketFilter(), *, limit: int | None = None,
+    labels_match: LabelPredicate | None = None,
+) -> Iterator[TicketRow]:
+    """Tickets newest first, read as they are consumed: memory stays constant however many.
+
+    `labels_match` keeps the rows whose labels it accepts (evaluated before the rest of
+    the row is parsed); `limit` counts the rows kept. Close the iterator (or exhaust it)
+    to release the cursor.
+    """
+    query = select(*_TICKET_COLUMNS).where(*which.conditions()).order_by(tickets.c.id.desc())
+    if limit is not None and labels_match is None:
+        query = query.limit(limit)
+    if limit == 0:
+        return
+    kept = 0
+    with conn.execute(query.execution_options(yield_per=STREAM_BATCH)) as result:
+        for row in result:
+            labels = json.loads(row.labels)
+            if labels_match is not None and not labels_match(labels):
+                continue
+            yield _ticket(row, labels)
+            kept += 1
+            if limit is not None and kept >= limit:
+                return
+
+
+def count(conn: Connection, which: TicketFilter = TicketFilter(), labels_match: LabelPredicate | None = None) -> int:
+    """How many tickets `stream` would yield without a limit (exact; with a predicate, by
+    streaming only the labels)."""
+    if labels_match is None:
+        return conn.execute(select(func.count()).select_from(tickets).where(*which.conditions())).scalar_one()
+    query = select(tickets.c.labels).where(*which.conditions())
+    with conn.execute(query.execution_options(yield_per=STREAM_BATCH * 10)) as result:
+        return sum(1 for (labels,) in result if labels_match(json.loads(labels)))
+
+
+def listing(conn: Connection, status: str | None = None, priority: str | None = None, limit: int | None = None) -> list[TicketRow]:
+    """Tickets newest first, as a list: for the few a test or a tick needs (the CLI streams)."""
+    return list(stream(conn, TicketFilter(status=status, priority=priority), limit=limit))
 
 
 def with_due_warnings(conn: Connection, now: datetime) -> list[TicketRow]:

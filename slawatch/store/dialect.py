@@ -1,8 +1,8 @@
 """The few SQL expressions that differ between SQLite and PostgreSQL, compiled per dialect.
 
 Seconds between two timestamps, one label out of the JSON `labels` text, a JSON array
-aggregate, and the elements of such an array as a table: everything else the report
-asks is portable SQLAlchemy Core.
+aggregate, and the elements of such an array as a table: everything else the report and the ticket filters
+ask is portable SQLAlchemy Core.
 """
 
 from __future__ import annotations
