@@ -12,6 +12,7 @@ from sqlalchemy.engine import make_url
 from slawatch.redact import safe_url  # re-exported: callers that mask database URLs import it here
 
 __all__ = ["MIGRATIONS", "make_engine", "safe_url", "upgrade"]
+
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 
 
