@@ -21,7 +21,11 @@ from sqlalchemy.engine import make_url
 
 from slawatch.redact import safe_url  # re-exported: callers that mask database URLs import it here
 
-__all__ = ["MIGRATIONS", "make_engine", "safe_url", "savepoint", "upgrade"]
+__all__ = [
+    "MIGRATIONS", "SchemaMismatch", "current_revisions", "expected_revisions", "make_engine", "require_current",
+    "safe_url", "savepoint", "upgrade",
+]
+
 # Inside the package: in the source tree a link to the top-level migrations/, in a wheel a copy.
 MIGRATIONS = Path(__file__).resolve().parents[1] / "migrations"
 

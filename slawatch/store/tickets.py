@@ -273,10 +273,18 @@ def resolve_rule_removed(conn: Connection, ticket_id: int, at: datetime, recover
 
 
 def _indexable(row: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The row with a `service` the column and its index can hold (the labels keep the exact value).
+
+    PostgreSQL text cannot hold NUL, which a label value may contain (JSON columns escape
+    it): the column gets U+FFFD instead. Too long for an index entry: NULL.
+    """
     service = row.get("service")
-    if service is not None and len(service.encode("utf-8", "surrogatepass")) > SERVICE_MAX_BYTES:
-        return {**row, "service": None}
-    return row
+    if service is None:
+        return row
+    service = service.replace("\x00", "\ufffd")
+    if len(service.encode("utf-8", "surrogatepass")) > SERVICE_MAX_BYTES:
+        service = None
+    return {**row, "service": service}
 
 
 def insert_series(conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:

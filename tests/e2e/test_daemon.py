@@ -141,7 +141,8 @@ def test_sighup_with_invalid_utf8_or_an_alias_bomb_keeps_the_daemon_and_its_rule
             started = time.monotonic()
             daemon.signal(signal.SIGHUP)
             failed = wait_until(
-                lambda seen=seen: [e for e in daemon.events() if e["event"] == "reload_failed"][seen:], 10, 0.05, "no reload_failed"
+                lambda seen=seen: [e for e in daemon.events() if e["event"] == "reload_failed"][seen:],
+                10, 0.05, "no reload_failed",
             )
             assert time.monotonic() - started < 2
             assert failed[0]["problems"] == [p for p in failed[0]["problems"] if p.startswith(f"{setup.rules}{where}")]

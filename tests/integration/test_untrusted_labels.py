@@ -4,7 +4,8 @@ One real tick (GroupRunner: alert state and tickets in one transaction) on SQLit
 PostgreSQL, with a 10 kB `service` label and one full of quotes, control characters,
 SQL and Slack syntax; then the values are read back from the store, from the `alerts`
 view, from `slawatch tickets show --format json` (a real CLI process) and rendered in
-the Slack opening, where they must be escaped.
+the Slack opening, where they must be escaped. A NUL, which PostgreSQL text cannot hold,
+stays exact in the labels (JSON escapes it) and becomes U+FFFD in the `service` column.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ RULES = (
 )
 GROUP = RuleGroup("untrusted", "rules.yaml", timedelta(seconds=15), RULES)
 SAMPLES = {
-    "hostile": [Sample(Labels(__name__="x", service=LONG, note=HOSTILE), 1)],
+    "hostile": [
+        Sample(Labels(__name__="x", service=LONG, note=HOSTILE), 1),
+        Sample(Labels(service="nul\x00service", note="PostgreSQL text cannot hold NUL"), 1),
+    ],
     "grouped": [Sample(Labels(service=LONG, instance=f"{HOSTILE} {i}"), 1) for i in range(2)],
 }
 
@@ -89,13 +93,16 @@ def show(db_url: str, ticket_id: int, tmp_path: Path) -> dict:
 def test_long_and_hostile_label_values_round_trip_unchanged(engine: Engine, db_url: str, tmp_path: Path) -> None:
     tick(engine)
     with engine.connect() as conn:
-        by_rule = {t.rule: t for t in store.listing(conn)}
-        assert set(by_rule) == {"Hostile", "HostileGroup"}  # the tick committed: no length limit hit
+        listed = store.listing(conn)
+        by_rule = {t.rule: t for t in listed if t.labels["service"] != "nul\x00service"}
+        assert set(by_rule) == {"Hostile", "HostileGroup"} and len(listed) == 3  # the tick committed
+        (nul,) = [t for t in listed if t.labels["service"] == "nul\x00service"]  # exact in the labels
+        assert conn.execute(select(tickets.c.service).where(tickets.c.id == nul.id)).scalar() == "nul\ufffdservice"
         hostile, grouped = by_rule["Hostile"], by_rule["HostileGroup"]
         series = store.series(conn, grouped)
         # Too long for an index entry: the column stays NULL and the report reads the label.
         assert conn.execute(select(tickets.c.service).where(tickets.c.id == hostile.id)).scalar() is None
-        assert service_counts(conn, Window(T0, T0 + timedelta(days=1), T0)) == {LONG: (2, 0)}
+        assert service_counts(conn, Window(T0, T0 + timedelta(days=1), T0)) == {LONG: (2, 0), "nul\ufffdservice": (1, 0)}
         assert conn.execute(select(notifications.c.channel).where(notifications.c.ticket_id == hostile.id)).scalar() == CHANNEL
 
     expected = {"alertname": "Hostile", "priority": "P1", "service": LONG, "note": HOSTILE}
@@ -105,7 +112,7 @@ def test_long_and_hostile_label_values_round_trip_unchanged(engine: Engine, db_u
     assert grouped.labels == {"alertname": "HostileGroup", "priority": "P2", "service": LONG}
     assert sorted(s["instance"] for s in series) == [f"{HOSTILE} 0", f"{HOSTILE} 1"]
 
-    (alert,) = [a for a in list_alerts(db_url) if a.rule == "Hostile"]
+    (alert,) = [a for a in list_alerts(db_url) if a.labels.get("note") == HOSTILE]
     assert dict(alert.labels) == expected and dict(alert.annotations) == {"summary": HOSTILE, "service": LONG}
 
     shown = show(db_url, hostile.id, tmp_path)
@@ -117,7 +124,7 @@ def test_long_and_hostile_label_values_round_trip_unchanged(engine: Engine, db_u
 def test_hostile_label_values_render_escaped_in_the_slack_opening(engine: Engine) -> None:
     tick(engine)
     with engine.connect() as conn:
-        (hostile,) = [t for t in store.listing(conn) if t.rule == "Hostile"]
+        (hostile,) = [t for t in store.listing(conn) if t.labels.get("note") == HOSTILE]
     facts = ticket_facts(engine, hostile.id)
     assert facts is not None
     message = MessageRenderer(timezone="UTC").opening(facts, [])
