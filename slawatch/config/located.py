@@ -93,7 +93,10 @@ def _construct(node: yaml.Node, path: PathKey, lines: dict[PathKey, int], file: 
         return out
     if isinstance(node, yaml.SequenceNode):
         return [_construct(item, path + (i,), lines, file) for i, item in enumerate(node.value)]
-    return _SCALARS.construct_object(node, deep=True)
+    try:
+        return _SCALARS.construct_object(node, deep=True)
+    except ValueError as exc:  # a scalar YAML resolves but cannot build: a date 2026-13-28
+        raise InputError([Problem(file, node.start_mark.line + 1, ".".join(map(str, path)), f"invalid value: {exc}")]) from None
 
 
 def load_located(path: Path | str, text: str | None = None) -> Located:
