@@ -164,6 +164,7 @@ class EventKind(enum.StrEnum):
     RESOLVED_MANUALLY = "resolved_manually"
     DEADLINE_WARNING = "deadline_warning"
     DEADLINE_BREACHED = "deadline_breached"
+    ESCALATED = "escalated"  # a step of the escalation policy notified someone (detail: level, target, reason)
     REOPENED = "reopened"
 
 
@@ -194,7 +195,7 @@ class TimelineEvent:
     """One entry of a ticket's append-only timeline, the one shape every writer builds.
 
     `detail` is plain JSON-ready data; `dedup_key` makes once-only events (deadline
-    warnings and breaches) idempotent even when two writers race.
+    warnings and breaches, escalation steps) idempotent even when two writers race.
     """
 
     ticket_id: int

@@ -87,8 +87,9 @@ tickets = Table(
     Column("recovery_warn_at", UtcDateTime, nullable=False),
     Column("verification_seconds", Float, nullable=False),
     Column("channel", String(255), nullable=True),  # Slack route, decided at open
-    Column("escalation", Text, nullable=True),  # JSON: on-call chain snapshot at open
+    Column("escalation", Text, nullable=True),  # JSON: the escalation policy frozen at open
     Column("service", String(255), nullable=True),  # the `service` label, for the monthly report
+    Column("escalation_due_at", UtcDateTime, nullable=True),  # when an `after` step is next due
 )
 Index(None, tickets.c.open_identity, unique=True)
 Index(None, tickets.c.group_key, tickets.c.status)
@@ -97,6 +98,7 @@ Index(None, tickets.c.opened_at)
 Index(None, tickets.c.service, tickets.c.opened_at, tickets.c.priority)
 Index(None, tickets.c.priority, tickets.c.opened_at)
 Index(None, tickets.c.priority, tickets.c.resolved_at)
+Index(None, tickets.c.escalation_due_at)
 
 # The series (alert label sets) a ticket covers: one, or many for a `group_by` rule.
 ticket_series = Table(
@@ -109,7 +111,7 @@ ticket_series = Table(
 )
 
 # The append-only timeline; `dedup_key` (unique) makes once-only events (deadline
-# warnings and breaches) idempotent even if two watchers race.
+# warnings and breaches, escalation steps) idempotent even if two watchers race.
 ticket_events = Table(
     "ticket_events",
     metadata,

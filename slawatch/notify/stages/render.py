@@ -31,9 +31,7 @@ class Render:
             return self.renderer.digest(tickets, mentions)
         if row.kind is NotificationKind.EVENT:
             p = row.payload
-            escalation = p.get("escalation")
-            detail = {**p.get("detail", {}), **({"level": escalation["level"], "reason": escalation["reason"]}
-                                                 if escalation else {})}
+            detail = {**p.get("detail", {}), **(p.get("escalation") or {})}  # the step it announces
             event = EventFacts(p["kind"], datetime.fromisoformat(p["at"]), p.get("actor"), detail)
             return self.renderer.event(tickets[0], event, mentions)
         return self.renderer.opening(tickets[0], mentions)
