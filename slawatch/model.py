@@ -170,12 +170,14 @@ class EventKind(enum.StrEnum):
 
 class NotificationKind(enum.StrEnum):
     """What an outbox row posts: a ticket's opening message, a thread reply, a chat.update
-    of the opening message, or one digest listing many tickets opened in a storm."""
+    of the opening message, one digest listing many tickets opened in a storm, or a post in
+    the channel an escalation step notifies."""
 
     OPENING = "opening"
     EVENT = "event"
     UPDATE = "update"
     DIGEST = "digest"
+    ESCALATION = "escalation"  # an escalation step that notifies another channel: a post there
     DEAD_LETTER = "dead_letter"  # a row that could not be delivered, reported to the fallback channel
 
 

@@ -10,7 +10,8 @@ Whom: the escalation policy frozen on the ticket at open (`slawatch.escalation`)
 opening message names who the first step reached at the opening. Each later step is an
 `escalated` timeline event, recorded with who it reached when it fired; it is announced
 once: a step the SLA moved rides on its deadline warning's or breach's reply, an `after`
-step gets its own reply, the first step is the opening message itself.
+step gets its own reply, the first step is the opening message itself. A step that
+notifies a channel also posts in that channel (with the ticket's buttons).
 """
 
 from __future__ import annotations
@@ -102,6 +103,7 @@ class Announcer:
             if ticket.channel is None:
                 continue  # opened before notifications existed
             if e.kind is EventKind.ESCALATED:
+                rows.extend(_channel_post(e, ticket))
                 if not _own_reply(e, ticket, steps):
                     continue
                 step: TimelineEvent | None = e
@@ -123,6 +125,18 @@ class Announcer:
                 NewNotification(e.ticket_id, NotificationKind.UPDATE, ticket.channel, update, f"update:{key}", ticket.priority)
             )
         store.add(conn, rows, at)
+
+
+def _channel_post(step: TimelineEvent, ticket: Announced) -> list[NewNotification]:
+    """A step that notifies a channel (other than the ticket's own) posts there too: a link
+    in the thread would notify nobody."""
+    notified = step.detail.get("notified")
+    if not notified or notified["kind"] != "channel" or notified["target"] == ticket.channel or _moot(step, ticket):
+        return []
+    payload = {"kind": step.kind.value, "at": step.at.isoformat(), "actor": None, "detail": dict(step.detail),
+               **_mentions(step)}
+    key = f"escalation:{step.ticket_id}:{step.detail['key']}"
+    return [NewNotification(step.ticket_id, NotificationKind.ESCALATION, notified["target"], payload, key, ticket.priority)]
 
 
 def _own_reply(event: TimelineEvent, ticket: Announced, paired: Mapping[tuple[int, Trigger], TimelineEvent]) -> bool:

@@ -218,6 +218,12 @@ class MessageRenderer:
         variables = {**self._ticket_vars(ticket), **_event_vars(ticket, event), "mentions": list(mentions)}
         return _message(self._render(EVENT, variables), None)
 
+    def escalation(self, ticket: TicketFacts, event: EventFacts, mentions: Sequence[Mention]) -> SlackMessage:
+        """An escalation step's reply, posted in the channel the step notifies, with the
+        ticket's buttons (someone there may acknowledge it)."""
+        variables = {**self._ticket_vars(ticket), **_event_vars(ticket, event), "mentions": list(mentions)}
+        return _message(self._render(EVENT, variables), _actions(ticket))
+
     def digest(self, tickets: Sequence[TicketFacts], oncall: Sequence[Mention]) -> SlackMessage:
         """One message listing many tickets opened at once, P0 first, capped to fit Slack."""
         ordered = sorted(tickets, key=lambda t: (t.priority, t.opened_at, t.id))
