@@ -257,3 +257,4 @@ def report(config_file: str | None, month: str, fmt: str, output: str | None, se
 from slawatch.cli.notifications import notifications as _notifications  # noqa: E402
 
 main.add_command(_notifications)
+main.add_command(__import__("slawatch.cli.oncall", fromlist=["oncall"]).oncall)  # its own module: slawatch/cli/oncall.py
