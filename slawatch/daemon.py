@@ -41,7 +41,7 @@ from slawatch.incidents import watcher as deadlines
 from slawatch.incidents.ownership import RuleIndex
 from slawatch.incidents.ports import OpenedTicket, Routing
 from slawatch.metrics import Metrics
-from slawatch.model import TimelineEvent
+from slawatch.model import EventKind, TimelineEvent
 from slawatch.notify.announce import Announcer
 from slawatch.notify.dispatcher import DeliveryObserver, Dispatcher, Failure
 from slawatch.notify.messages import MessageRenderer, TemplateFailed
@@ -420,7 +420,23 @@ class Daemon:
         if events:
             self.dispatcher.wake()
         for event in events:
-            self.log.info("ticket_" + event.kind.value, ticket_id=event.ticket_id, at=event.at.isoformat(), **event.detail)
+            if event.kind is EventKind.ESCALATED:
+                self._log_step(event)
+            else:
+                self.log.info("ticket_" + event.kind.value, ticket_id=event.ticket_id, at=event.at.isoformat(), **event.detail)
+
+    def _log_step(self, event: TimelineEvent) -> None:
+        """An escalation step; a schedule with nobody on call that it passed over is a warning."""
+        d = event.detail
+        log = self.log.bind(ticket_id=event.ticket_id, at=event.at.isoformat(), step=d["level"] + 1, of=d["steps"],
+                            cycle=d["cycle"], trigger=d["trigger"], reason=d["reason"])
+        for skipped in d["skipped"]:
+            log.warning("escalation_fell_through", schedule=skipped["schedule"], nobody_on_call_until=skipped["until"])
+        notified = d["notified"]
+        if notified is None:
+            log.warning("escalation_reached_nobody", target=d["target"]["name"])
+        else:
+            log.info("ticket_escalated", target=f"{notified['kind']} {notified['target']}", notified=notified["mention"])
 
     @contextmanager
     def _busy(self) -> Iterator[None]:

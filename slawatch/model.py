@@ -165,18 +165,21 @@ class EventKind(enum.StrEnum):
     RESOLVED_MANUALLY = "resolved_manually"
     DEADLINE_WARNING = "deadline_warning"
     DEADLINE_BREACHED = "deadline_breached"
+    ESCALATED = "escalated"  # a step of the escalation policy notified someone (detail: level, target, reason)
     REOPENED = "reopened"
     RULE_REMOVED = "rule_removed"  # the rule left the rule files: the condition counts as cleared
 
 
 class NotificationKind(enum.StrEnum):
     """What an outbox row posts: a ticket's opening message, a thread reply, a chat.update
-    of the opening message, or one digest listing many tickets opened in a storm."""
+    of the opening message, one digest listing many tickets opened in a storm, or a post in
+    the channel an escalation step notifies."""
 
     OPENING = "opening"
     EVENT = "event"
     UPDATE = "update"
     DIGEST = "digest"
+    ESCALATION = "escalation"  # an escalation step that notifies another channel: a post there
     DEAD_LETTER = "dead_letter"  # a row that could not be delivered, reported to the fallback channel
 
 
@@ -196,7 +199,7 @@ class TimelineEvent:
     """One entry of a ticket's append-only timeline, the one shape every writer builds.
 
     `detail` is plain JSON-ready data; `dedup_key` makes once-only events (deadline
-    warnings and breaches) idempotent even when two writers race.
+    warnings and breaches, escalation steps) idempotent even when two writers race.
     """
 
     ticket_id: int

@@ -8,6 +8,7 @@ One module per command group, assembled here:
     alerts      pending and firing alerts, with matchers
     tickets     list (filters, matchers, streamed JSON), show, ack, resolve
     notifications  the outbox: list, retry dead letters
+    oncall      who is on call, the chain a ticket would get, ICS calendars
     report      the monthly SLA report
     completion  shell completion scripts
     common      --config, settings, the clock, checked database access
@@ -22,7 +23,7 @@ from __future__ import annotations
 
 import click
 
-from slawatch.cli import alerts, check, completion, db, notifications, report, run, tickets
+from slawatch.cli import alerts, check, completion, db, notifications, oncall, report, run, tickets
 from slawatch.cli.common import Env
 
 __all__ = ["main"]
@@ -50,3 +51,4 @@ def main(ctx: click.Context) -> None:
 
 for _module in (run, check, db, alerts, tickets, notifications, report, completion):
     main.add_command(_module.command)
+main.add_command(oncall.oncall)

@@ -24,6 +24,7 @@ from typing import Any, Iterable
 
 import yaml
 from pydantic import ValidationError
+from pydantic_core import InitErrorDetails, PydanticCustomError
 from yaml.composer import Composer
 from yaml.parser import Parser
 from yaml.reader import Reader
@@ -80,14 +81,33 @@ class Located:
 
     def problems_from(self, error: ValidationError, prefix: PathKey = ()) -> list[Problem]:
         """Translate pydantic errors into file:line problems."""
-        out = []
-        for err in error.errors():
-            loc = prefix + tuple(p for p in err["loc"] if not str(p).startswith("function-"))
-            msg = err["msg"].removeprefix("Value error, ")
-            if err["type"] == "extra_forbidden":
-                msg = "unknown field"
-            out.append(self.problem(loc, msg))
-        return out
+        return [self.problem(prefix + loc, msg) for loc, msg in error_messages(error)]
+
+
+def error_messages(error: ValidationError) -> list[tuple[PathKey, str]]:
+    """(path, message) of each pydantic error, worded for people."""
+    out = []
+    for err in error.errors():
+        loc = tuple(p for p in err["loc"] if not str(p).startswith("function-"))
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown field"
+        out.append((loc, msg))
+    return out
+
+
+def errors_at(errors: Iterable[tuple[PathKey, str]], title: str = "settings") -> ValidationError:
+    """A ValidationError with each problem at its own path, raised from inside a validator.
+
+    Pydantic prefixes the paths with the location of the value being validated, so a
+    check that spans several fields (a step naming an unknown schedule) still reports
+    `oncall.escalation.platform.1.schedule` and its line, not just `oncall`.
+    """
+    return ValidationError.from_exception_data(title, [
+        InitErrorDetails(type=PydanticCustomError("value_error", "{message}", {"message": message}),
+                         loc=tuple(path), input=None)
+        for path, message in errors
+    ])
 
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # a rule or config file larger than this is refused unread

@@ -23,7 +23,7 @@ class Routing:
     """Where a new ticket's messages go and whom it pages, decided once at open."""
 
     channel: str | None = None
-    escalation: str | None = None  # JSON of the on-call chain snapshot
+    escalation: str | None = None  # JSON of the escalation policy, frozen with its rotations
 
 
 @dataclass(frozen=True)

@@ -160,6 +160,8 @@ def _open(
                 "verification_seconds": policy.priorities[action.priority].verification.total_seconds(),
                 "channel": routing.channel,
                 "escalation": routing.escalation,
+                # A policy's first step is due at the opening: the watcher records it.
+                "escalation_due_at": at if routing.escalation else None,
             }
         )
     inserted = []

@@ -218,6 +218,12 @@ class MessageRenderer:
         variables = {**self._ticket_vars(ticket), **_event_vars(ticket, event), "mentions": list(mentions)}
         return _message(self._render(EVENT, variables), None)
 
+    def escalation(self, ticket: TicketFacts, event: EventFacts, mentions: Sequence[Mention]) -> SlackMessage:
+        """An escalation step's reply, posted in the channel the step notifies, with the
+        ticket's buttons (someone there may acknowledge it)."""
+        variables = {**self._ticket_vars(ticket), **_event_vars(ticket, event), "mentions": list(mentions)}
+        return _message(self._render(EVENT, variables), _actions(ticket))
+
     def digest(self, tickets: Sequence[TicketFacts], oncall: Sequence[Mention]) -> SlackMessage:
         """One message listing many tickets opened at once, P0 first, capped to fit Slack."""
         ordered = sorted(tickets, key=lambda t: (t.priority, t.opened_at, t.id))
@@ -250,9 +256,11 @@ class MessageRenderer:
         )
         self.opening(ticket, [mention("U000")])
         self.digest([ticket], [mention("U000")])
+        step = {"level": 1, "steps": 3, "cycle": 1, "trigger": "after", "target": {"kind": "schedule", "name": "s"},
+                "skipped": [{"schedule": "p", "until": at.isoformat()}]}
         for kind in EVENT_KINDS:
             detail = {"deadline": "response", "due": ticket.response_due.isoformat(), "reason": "r", "note": "n",
-                      "recovered_at": at.isoformat()}
+                      "recovered_at": at.isoformat(), **step}
             self.event(ticket, EventFacts(kind, at + timedelta(minutes=20), "U000", detail), [mention("U001")])
 
     # -- rendering ------------------------------------------------------------------------
@@ -317,6 +325,7 @@ def _event_vars(ticket: TicketFacts, event: EventFacts) -> dict[str, Any]:
     recovered_at = _parse_instant(event.detail.get("recovered_at")) or ticket.recovered_at
     overdue = event.at - due if due is not None else None
     return {
+        "step": _step_vars(event.detail),
         "event": event, "deadline": deadline, "due": due,
         "deadline_name": f"{deadline.capitalize()} deadline" if deadline else "Deadline",
         "remaining": max(due - event.at, timedelta(0)) if due is not None else None,
@@ -324,6 +333,20 @@ def _event_vars(ticket: TicketFacts, event: EventFacts) -> dict[str, Any]:
         "since_open": event.at - ticket.opened_at,
         "recovered_at": recovered_at,
         "recovery_time": recovered_at - ticket.opened_at if recovered_at is not None else None,
+    }
+
+
+def _step_vars(detail: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The escalation step an event's reply announces (see `escalation.DueStep.detail`)."""
+    if not isinstance(detail.get("level"), int) or not isinstance(detail.get("steps"), int):
+        return None
+    target = detail.get("target") if isinstance(detail.get("target"), Mapping) else {}
+    skipped = [s for s in detail.get("skipped") or [] if isinstance(s, Mapping)]
+    return {
+        "number": detail["level"] + 1, "of": detail["steps"], "cycle": detail.get("cycle") or 0,
+        "kind": target.get("kind", ""), "name": target.get("name", ""),
+        "exhausted": str(detail.get("reason", "")).endswith("_exhausted_repage_last_step"),
+        "skipped": [{"schedule": s.get("schedule", ""), "until": _parse_instant(s.get("until"))} for s in skipped],
     }
 
 

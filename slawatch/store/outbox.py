@@ -168,7 +168,8 @@ def all_rows(conn: Connection) -> list[dict[str, Any]]:
 
 def dead_letter(conn: Connection, row: OutboxRow, error: str, now: datetime) -> list[int]:
     """Mark a row failed; an opening or digest takes its ticket(s)' unsent replies with it
-    (they have no thread to go to). Returns every row id marked failed."""
+    (they have no thread to go to), not its escalation posts to other channels (those still
+    reach someone). Returns every row id marked failed."""
     failed = [row.id]
     mark(conn, row.id, FAILED, last_error=error[:500], attempts=row.attempts + 1, sent_at=None)
     tickets = row.payload.get("ticket_ids", []) if row.kind is NotificationKind.DIGEST else [row.ticket_id]
@@ -176,7 +177,8 @@ def dead_letter(conn: Connection, row: OutboxRow, error: str, now: datetime) -> 
         dependent = conn.execute(
             select(notifications.c.id).where(
                 and_(notifications.c.ticket_id.in_([t for t in tickets if t is not None]),
-                     notifications.c.status.in_(UNSENT), notifications.c.id != row.id)
+                     notifications.c.status.in_(UNSENT), notifications.c.id != row.id,
+                     notifications.c.kind != NotificationKind.ESCALATION.value)
             )
         ).scalars().all()
         if dependent:

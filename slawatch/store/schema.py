@@ -105,11 +105,12 @@ tickets = Table(
     Column("recovery_warn_at", UtcDateTime, nullable=False),
     Column("verification_seconds", Float, nullable=False),
     Column("channel", Text, nullable=True),  # Slack route, decided at open
-    Column("escalation", Text, nullable=True),  # JSON: on-call chain snapshot at open
+    Column("escalation", Text, nullable=True),  # JSON: the escalation policy frozen at open
     # The `service` label, for the monthly report; NULL when too long for an index entry
     # (store.tickets.SERVICE_MAX_BYTES), and then the report reads the label instead.
     Column("service", Text, nullable=True),
     Column("rule_removed_at", UtcDateTime, nullable=True),  # its rule left the rule files (migration 0005)
+    Column("escalation_due_at", UtcDateTime, nullable=True),  # when an `after` step is next due
 )
 Index(None, tickets.c.open_identity, unique=True)
 Index(None, tickets.c.group_key, tickets.c.status)
@@ -118,6 +119,7 @@ Index(None, tickets.c.opened_at)
 Index(None, tickets.c.service, tickets.c.opened_at, tickets.c.priority)
 Index(None, tickets.c.priority, tickets.c.opened_at)
 Index(None, tickets.c.priority, tickets.c.resolved_at)
+Index(None, tickets.c.escalation_due_at)
 
 # Unresolved tickets, the deadline watcher's work every few seconds: a partial index, so
 # the watcher reads only the (few) unresolved rows, never the whole history. The
@@ -143,7 +145,7 @@ ticket_series = Table(
 )
 
 # The append-only timeline; `dedup_key` (unique) makes once-only events (deadline
-# warnings and breaches) idempotent even if two watchers race.
+# warnings and breaches, escalation steps) idempotent even if two watchers race.
 ticket_events = Table(
     "ticket_events",
     metadata,

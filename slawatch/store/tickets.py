@@ -16,6 +16,7 @@ from sqlalchemy import Connection, String, and_, func, insert, literal, or_, sel
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.elements import ColumnElement
 
+from slawatch.escalation import Progress
 from slawatch.incidents.lifecycle import ManuallyResolved, OpenTicket
 from slawatch.model import EventKind, Priority, Resolution, TicketStatus, TimelineEvent
 from slawatch.sla.deadlines import Deadlines
@@ -64,9 +65,10 @@ class TicketRow:
     recovery_warn_at: datetime
     verification_seconds: float
     channel: str | None = None
-    escalation: str | None = None  # JSON of the on-call chain snapshot
+    escalation: str | None = None  # JSON of the escalation policy frozen at open
     service: str | None = None
     rule_removed_at: datetime | None = None
+    escalation_due_at: datetime | None = None  # when an `after` step is next due
 
     def deadlines(self) -> Deadlines:
         """The SLA snapshot stored at open."""
@@ -340,18 +342,21 @@ class Announced:
     escalation: str | None
     acknowledged_at: datetime | None
     priority: Priority
+    opened_at: datetime
 
 
 def announced(conn: Connection, ticket_ids: Iterable[int]) -> dict[int, Announced]:
-    """Routing, on-call snapshot and acknowledgement of each ticket, by id."""
+    """Routing, escalation policy, opening and acknowledgement of each ticket, by id."""
     ids = sorted(set(ticket_ids))
     out: dict[int, Announced] = {}
     for start in range(0, len(ids), 500):
         query = select(
-            tickets.c.id, tickets.c.channel, tickets.c.escalation, tickets.c.acknowledged_at, tickets.c.priority
+            tickets.c.id, tickets.c.channel, tickets.c.escalation, tickets.c.acknowledged_at, tickets.c.priority,
+            tickets.c.opened_at,
         ).where(tickets.c.id.in_(ids[start : start + 500]))
         out.update(
-            {r.id: Announced(r.id, r.channel, r.escalation, r.acknowledged_at, Priority(r.priority)) for r in conn.execute(query)}
+            {r.id: Announced(r.id, r.channel, r.escalation, r.acknowledged_at, Priority(r.priority), r.opened_at)
+             for r in conn.execute(query)}
         )
     return out
 
@@ -449,18 +454,43 @@ def listing(conn: Connection, status: str | None = None, priority: str | None = 
     return list(stream(conn, TicketFilter(status=status, priority=priority), limit=limit))
 
 
-def with_due_warnings(conn: Connection, now: datetime) -> list[TicketRow]:
-    """Unresolved tickets with at least one warning instant reached: the watcher's work.
-
-    Read through the partial index of unresolved tickets (`UNRESOLVED_PREDICATE`).
-    """
+def to_watch(conn: Connection, now: datetime) -> list[TicketRow]:
+    """Unresolved tickets with a warning instant reached or an escalation step due: the
+    watcher's work, read through the partial index of unresolved tickets."""
     query = select(*_TICKET_COLUMNS).where(
         and_(
             UNRESOLVED_PREDICATE,
-            (tickets.c.response_warn_at <= now) | (tickets.c.recovery_warn_at <= now),
+            (tickets.c.response_warn_at <= now) | (tickets.c.recovery_warn_at <= now)
+            | (tickets.c.escalation_due_at <= now),
         )
     )
     return [_ticket(r) for r in conn.execute(query)]
+
+
+def escalation_progress(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, Progress]:
+    """How far each ticket's escalation has walked, from its `escalated` timeline events."""
+    found: dict[int, tuple[int, set[str]]] = {}
+    for start in range(0, len(ticket_ids), 500):
+        rows = conn.execute(
+            select(ticket_events.c.ticket_id, ticket_events.c.detail).where(
+                and_(
+                    ticket_events.c.ticket_id.in_(ticket_ids[start : start + 500]),
+                    ticket_events.c.kind == EventKind.ESCALATED.value,
+                )
+            )
+        )
+        for r in rows:
+            detail = json.loads(r.detail)
+            position, keys = found.get(r.ticket_id, (-1, set()))
+            keys.add(detail["key"])
+            found[r.ticket_id] = (max(position, int(detail["position"])), keys)
+    return {ticket_id: Progress(position, frozenset(keys)) for ticket_id, (position, keys) in found.items()}
+
+
+def set_escalation_due(conn: Connection, due: Mapping[int, datetime | None]) -> None:
+    """Store when each ticket's next `after` step is due (None: none pending)."""
+    for ticket_id, at in due.items():
+        conn.execute(update(tickets).where(tickets.c.id == ticket_id).values(escalation_due_at=at))
 
 
 def deadline_events_of(conn: Connection, ticket_ids: Sequence[int]) -> dict[int, set[tuple[str, str]]]:

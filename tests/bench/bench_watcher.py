@@ -2,7 +2,7 @@
 
 100,000 tickets of which 100 are unresolved (open or acknowledged): the watcher runs
 every 10 s, and without `ix_tickets_unresolved` each run reads every ticket ever opened.
-Prints the plan of the watcher's statement and the median time of `with_due_warnings`
+Prints the plan of the watcher's statement and the median time of `to_watch`
 per backend, then drops the index and measures again.
 
     python3 -m tests.bench.bench_watcher [--tickets 100000] [--unresolved 100] [--runs 20] [--backend both]
@@ -39,7 +39,7 @@ def fill(engine: Engine, count: int, unresolved: int) -> None:
 
 
 def median_ms(engine: Engine, runs: int) -> tuple[float, float]:
-    """Median ms of the statement alone (SQL and driver) and of `with_due_warnings` (plus rows)."""
+    """Median ms of the statement alone (SQL and driver) and of `to_watch` (plus rows)."""
     statement, parameters = captured(engine)
     sql, call = [], []
     with engine.connect() as conn:
@@ -48,7 +48,7 @@ def median_ms(engine: Engine, runs: int) -> tuple[float, float]:
             conn.exec_driver_sql(statement, parameters).fetchall()
             sql.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
-            store.with_due_warnings(conn, NOW)
+            store.to_watch(conn, NOW)
             call.append((time.perf_counter() - started) * 1000)
     return statistics.median(sql), statistics.median(call)
 
@@ -62,7 +62,7 @@ def captured(engine: Engine) -> tuple[str, Any]:
     event.listen(engine, "before_cursor_execute", capture)
     try:
         with engine.connect() as conn:
-            store.with_due_warnings(conn, NOW)
+            store.to_watch(conn, NOW)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     return seen[0]
@@ -78,7 +78,7 @@ def measure(url: str, args: argparse.Namespace) -> None:
                 conn.exec_driver_sql("ANALYZE")
         _due, plan = watcher_plan(engine, NOW)
         sql, call = median_ms(engine, args.runs)
-        print(f"{engine.dialect.name}, {label}: query {sql:.2f} ms, with_due_warnings {call:.2f} ms (medians)")
+        print(f"{engine.dialect.name}, {label}: query {sql:.2f} ms, to_watch {call:.2f} ms (medians)")
         print("  " + plan.replace("\n", "\n  "))
     engine.dispose()
 

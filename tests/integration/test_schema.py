@@ -56,7 +56,7 @@ def watcher_plan(engine: Engine, now: datetime) -> tuple[list[store.TicketRow], 
     event.listen(engine, "before_cursor_execute", capture)
     try:
         with engine.connect() as conn:
-            due = store.with_due_warnings(conn, now)
+            due = store.to_watch(conn, now)
     finally:
         event.remove(engine, "before_cursor_execute", capture)
     (statement, parameters), = seen

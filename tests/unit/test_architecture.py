@@ -29,7 +29,7 @@ EDGE_MODULES = frozenset({
     "slawatch.daemon", "slawatch.metrics", "slawatch.logs",
 })
 PURE_MODULES = ("slawatch.model", "slawatch.rules.alerting", "slawatch.report.attainment",
-                "slawatch.report.percentiles", "slawatch.oncall", "slawatch.incidents.lifecycle",
+                "slawatch.report.percentiles", "slawatch.oncall", "slawatch.escalation", "slawatch.incidents.lifecycle",
                 "slawatch.config.reload", "slawatch.notify.ratelimit")
 PURE_PACKAGES = ("slawatch.sla", "slawatch.gotemplate")  # and everything inside
 

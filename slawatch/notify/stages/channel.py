@@ -27,7 +27,7 @@ from slawatch.store.schema import notifications
 __all__ = ["ResolveChannel"]
 
 log = structlog.get_logger()
-_TOP_LEVEL = (NotificationKind.OPENING, NotificationKind.DIGEST, NotificationKind.DEAD_LETTER)
+_TOP_LEVEL = (NotificationKind.OPENING, NotificationKind.DIGEST, NotificationKind.DEAD_LETTER, NotificationKind.ESCALATION)
 
 
 @dataclass

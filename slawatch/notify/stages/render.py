@@ -29,11 +29,11 @@ class Render:
             return dead_letter_message(row.payload)
         if row.kind is NotificationKind.DIGEST:
             return self.renderer.digest(tickets, mentions)
-        if row.kind is NotificationKind.EVENT:
+        if row.kind in (NotificationKind.EVENT, NotificationKind.ESCALATION):
             p = row.payload
-            escalation = p.get("escalation")
-            detail = {**p.get("detail", {}), **({"level": escalation["level"], "reason": escalation["reason"]}
-                                                 if escalation else {})}
+            detail = {**p.get("detail", {}), **(p.get("escalation") or {})}  # the step it announces
             event = EventFacts(p["kind"], datetime.fromisoformat(p["at"]), p.get("actor"), detail)
+            if row.kind is NotificationKind.ESCALATION:
+                return self.renderer.escalation(tickets[0], event, mentions)
             return self.renderer.event(tickets[0], event, mentions)
         return self.renderer.opening(tickets[0], mentions)
