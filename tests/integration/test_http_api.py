@@ -331,3 +331,16 @@ def test_stop_lets_an_in_flight_request_finish(engine: Engine) -> None:
         release.set()
         stopping.result(timeout=6)
         assert in_flight.result().json()["slow"] is True
+
+
+def test_readyz_is_503_with_the_daemons_reason_while_healthz_stays_ok(serve: Serve) -> None:
+    """/readyz adds the daemon's readiness (delivery stuck, Slack auth) to /healthz's checks."""
+    api = serve(ready=lambda: {"ok": False, "reason": "slack auth failed: invalid_auth"})
+    assert requests.get(api.url + "/healthz", timeout=5).status_code == 200
+    response = requests.get(api.url + "/readyz", timeout=5)
+    assert response.status_code == 503 and "invalid_auth" in response.json()["reason"]
+
+
+def test_readyz_is_ok_when_the_daemon_is_ready(serve: Serve) -> None:
+    response = requests.get(serve(ready=lambda: {"ok": True}).url + "/readyz", timeout=5)
+    assert response.status_code == 200 and response.json()["status"] == "ok"
