@@ -58,7 +58,13 @@ def _oncall_settings(config_file: str | None) -> OncallSettings:
 @click.option("--at", "at_text", metavar="ISO", help="The instant (default: now), with its offset.")
 @click.option("--team", help="Only the chain this team's tickets get (its own, else `default`).")
 def who(config_file: str | None, at_text: str | None, team: str | None) -> None:
-    """Who is on call per schedule, and the escalation chain a new ticket would get."""
+    """Who is on call per schedule, and the escalation chain a new ticket would get.
+
+    \b
+    Examples:
+      slawatch oncall who --team platform
+      slawatch oncall who --at 2026-10-25T09:00+01:00
+    """
     settings = _oncall_settings(config_file)
     click.echo(render_who(settings, _instant(at_text, "--at"), team))
 
@@ -70,7 +76,12 @@ def who(config_file: str | None, at_text: str | None, team: str | None) -> None:
 @click.option("--from", "from_text", metavar="ISO", help="Start (default: now); the shift then is included whole.")
 @click.option("--output", type=click.Path(dir_okay=False), help="Write to FILE instead of the terminal.")
 def export(config_file: str | None, name: str, weeks: int, from_text: str | None, output: str | None) -> None:
-    """The rotation, overrides applied, as an ICS (iCalendar) file: one event per turn."""
+    """The rotation, overrides applied, as an ICS (iCalendar) file: one event per turn.
+
+    \b
+    Example:
+      slawatch oncall export --schedule primary --weeks 8 --output primary.ics
+    """
     settings = _oncall_settings(config_file)
     if name not in settings.schedules:
         known = ", ".join(sorted(settings.schedules)) or "none configured"
